@@ -1,0 +1,87 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { Migrator } from 'kysely/migration';
+import pg from 'pg';
+import type { Database } from './database.ts';
+import { LATEST_MIGRATION, migrationProvider } from './migrations/index.ts';
+
+export type StoreKind = 'pglite' | 'postgres';
+
+export interface DbOptions {
+  /** PostgreSQL connection string; when absent the embedded PGlite is used. */
+  databaseUrl?: string | undefined;
+  /** PGlite data directory; `memory://` (or undefined) keeps it in memory. */
+  dataDir?: string | undefined;
+  /** Load a PGlite data dir dump (tests clone a migrated template this way). */
+  loadDataDir?: Blob | undefined;
+  /** Pool size for PostgreSQL (R29: a fixed pool). */
+  poolSize?: number;
+  /** Postgres schema to use (tests isolate themselves in one schema each). */
+  schema?: string | undefined;
+}
+
+export interface Db {
+  kysely: Kysely<Database>;
+  kind: StoreKind;
+  close(): Promise<void>;
+  /** Throws when the database cannot answer; /readyz uses it. */
+  ping(): Promise<void>;
+  /** PGlite only: a dump of the data dir (tests clone a migrated template from it). */
+  dumpDataDir?: () => Promise<Blob>;
+}
+
+export function createDb(options: DbOptions): Db {
+  if (options.databaseUrl) {
+    // pg returns bigint (int8) as string and timestamptz as Date, which the repositories expect.
+    const pool = new pg.Pool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+    });
+    // An idle client that errors (server restart) must not crash the process; the pool replaces it.
+    pool.on('error', () => {});
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return {
+      kysely,
+      kind: 'postgres',
+      close: () => kysely.destroy(),
+      ping: async () => {
+        await sql`select 1`.execute(kysely);
+      },
+    };
+  }
+  const dataDir = options.dataDir && options.dataDir !== 'memory://' ? options.dataDir : undefined;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const pglite = new PGlite({ ...(dataDir ? { dataDir } : {}), ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}) });
+  const kysely = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+  return {
+    kysely,
+    kind: 'pglite',
+    close: async () => {
+      await kysely.destroy();
+      if (!pglite.closed) await pglite.close();
+    },
+    ping: async () => {
+      await sql`select 1`.execute(kysely);
+    },
+    dumpDataDir: () => pglite.dumpDataDir('none'),
+  };
+}
+
+export async function migrateToLatest(db: Db): Promise<void> {
+  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`migration ${failed ?? '?'} failed`, { cause: error });
+  }
+}
+
+/** True when every known migration has been applied. */
+export async function isMigrated(db: Db): Promise<boolean> {
+  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
+  const all = await migrator.getMigrations();
+  return all.every((m) => m.executedAt !== undefined) && all.some((m) => m.name === LATEST_MIGRATION);
+}

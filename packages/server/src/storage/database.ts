@@ -1,0 +1,111 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/**
+ * Table types for Kysely. Only repositories import these; row shapes never leave a repository.
+ * Timestamps are `timestamptz` and always written from the injected clock, so tests can move time.
+ */
+type Timestamp = ColumnType<Date, Date, Date>;
+type NullableTimestamp = ColumnType<Date | null, Date | null | undefined, Date | null>;
+
+export interface UsersTable {
+  id: string;
+  phone: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  disabled_at: NullableTimestamp;
+}
+
+export interface WechatIdentitiesTable {
+  app_id: string;
+  openid: string;
+  user_id: string;
+  unionid: string | null;
+  /** Vault envelope (JSON text); never the plaintext session_key. */
+  session_key_enc: string | null;
+  session_key_kid: string | null;
+  /** 'valid' | 'stale' | 'compromised' */
+  session_key_status: string;
+  session_key_updated_at: NullableTimestamp;
+  session_key_checked_at: NullableTimestamp;
+  created_at: Timestamp;
+  last_login_at: Timestamp;
+}
+
+export interface WechatUnionsTable {
+  unionid: string;
+  user_id: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  app_id: string | null;
+  /** 'wechat' | 'phone' — how the session family began. */
+  method: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp;
+  idle_expires_at: Timestamp;
+  expires_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  revoked_reason: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  generation: number;
+  /** SHA-256 of the current refresh secret. */
+  token_hash: Buffer;
+  /** SHA-256 of the immediate parent's secret, for the rotation grace. */
+  parent_hash: Buffer | null;
+  rotated_at: Timestamp;
+}
+
+export interface LoginCodesTable {
+  /** SHA-256 of appId + js_code; the code itself is never stored. */
+  code_hash: Buffer;
+  app_id: string;
+  /** 'pending' | 'done' | 'failed' */
+  state: string;
+  user_id: string | null;
+  error_code: string | null;
+  created_at: Timestamp;
+  completed_at: NullableTimestamp;
+}
+
+export interface WechatAccessTokensTable {
+  app_id: string;
+  /** Vault envelope of the access_token. */
+  token_enc: string | null;
+  expires_at: NullableTimestamp;
+  fetched_at: NullableTimestamp;
+  fetched_by: string | null;
+  /** Cluster-wide single flight: whoever holds an unexpired lease refreshes. */
+  lease_owner: string | null;
+  lease_until: NullableTimestamp;
+  force_refresh_count: number;
+  force_refresh_day: string | null;
+  last_force_refresh_at: NullableTimestamp;
+  version: Generated<number>;
+}
+
+export interface AuthEventsTable {
+  id: Generated<string>;
+  at: Timestamp;
+  type: string;
+  outcome: string;
+  user_id: string | null;
+  session_id: string | null;
+  app_id: string | null;
+  request_id: string | null;
+  ip: string | null;
+  reason: string | null;
+  detail: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+}
+
+export interface Database {
+  users: UsersTable;
+  wechat_identities: WechatIdentitiesTable;
+  wechat_unions: WechatUnionsTable;
+  sessions: SessionsTable;
+  login_codes: LoginCodesTable;
+  wechat_access_tokens: WechatAccessTokensTable;
+  auth_events: AuthEventsTable;
+}

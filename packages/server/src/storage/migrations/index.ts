@@ -1,0 +1,13 @@
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import * as initial from './0001-initial.ts';
+
+/** Migrations are listed statically so they work the same from source, tests and bundles. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001-initial': initial,
+};
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => MIGRATIONS,
+};
+
+export const LATEST_MIGRATION = Object.keys(MIGRATIONS).at(-1)!;
