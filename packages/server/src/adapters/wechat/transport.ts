@@ -1,0 +1,137 @@
+import { Agent, type Dispatcher } from 'undici';
+import { kindOfErrcode, parseRid, secondsToNextMinute, type WeChatApi, WeChatError } from './errcodes.ts';
+
+/** One HTTP exchange with api.weixin.qq.com (or the simulator). */
+export interface WeChatHttpRequest {
+  api: WeChatApi;
+  method: 'GET' | 'POST';
+  path: string;
+  query?: Record<string, string>;
+  json?: Record<string, unknown>;
+  signal: AbortSignal;
+}
+
+/** Bodies past this are not WeChat answers (theirs are a few hundred bytes): stop reading, bad_response. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/** R3: connect timeout 1 s; keep-alive so a login does not pay a TLS handshake each time. */
+export function createDefaultDispatcher(): Agent {
+  return new Agent({ connect: { timeout: 1_000 }, keepAliveTimeout: 30_000, connections: 64 });
+}
+
+/**
+ * Sends one request and returns the JSON object of a body whose errcode is 0 or absent. Everything
+ * else throws a classified WeChatError: transport failures, non-200, non-JSON, errcode ≠ 0. The
+ * caller still validates the success shape (responses.ts). Never logs or embeds the URL: it carries
+ * the secret, the js_code or the access_token.
+ */
+export async function sendWeChatRequest(
+  dispatcher: Dispatcher,
+  baseUrl: URL,
+  req: WeChatHttpRequest,
+  now: () => number,
+): Promise<Record<string, unknown>> {
+  const { api, signal } = req;
+  const url = new URL(req.path, baseUrl);
+  for (const [key, value] of Object.entries(req.query ?? {})) url.searchParams.set(key, value);
+  let statusCode: number;
+  let text: string;
+  try {
+    const response = await dispatcher.request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
+      method: req.method,
+      headers: req.json ? { 'content-type': 'application/json; charset=utf-8' } : {},
+      body: req.json ? JSON.stringify(req.json) : null,
+      signal,
+    });
+    statusCode = response.statusCode;
+    text = await readCapped(response.body);
+  } catch (cause) {
+    if (cause instanceof WeChatError) throw cause;
+    throw new WeChatError({ api, kind: transportKind(cause, signal), cause: scrub(cause) });
+  }
+  if (statusCode >= 500) throw new WeChatError({ api, kind: 'http_5xx', httpStatus: statusCode });
+  if (statusCode !== 200) throw new WeChatError({ api, kind: 'http_status', httpStatus: statusCode });
+  const body = parseObject(text);
+  if (body === null) throw new WeChatError({ api, kind: 'bad_response', httpStatus: statusCode });
+  const { errcode } = body;
+  if (errcode === undefined || errcode === 0) return body;
+  if (typeof errcode !== 'number' || !Number.isSafeInteger(errcode)) {
+    throw new WeChatError({ api, kind: 'bad_response', httpStatus: statusCode });
+  }
+  const kind = kindOfErrcode(errcode);
+  throw new WeChatError({
+    api,
+    kind,
+    errcode,
+    rid: parseRid(body.errmsg),
+    httpStatus: statusCode,
+    // R4: 45011 means "retry next minute"; callers get the seconds to the boundary as Retry-After.
+    ...(kind === 'minute_quota' ? { retryAfter: secondsToNextMinute(now()) } : {}),
+  });
+}
+
+async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) {
+      body.destroy();
+      return '';
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A JSON object, or null for empty, HTML, truncated JSON, arrays, scalars. */
+function parseObject(text: string): Record<string, unknown> | null {
+  if (text.trim() === '') return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+const RESET_CODES = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_ABORTED']);
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+function transportKind(cause: unknown, signal: AbortSignal): 'timeout' | 'reset' | 'network' {
+  // Our own deadline fired (AbortSignal.timeout): whatever undici reports, it is a timeout.
+  if (signal.aborted) return 'timeout';
+  const code = errorCode(cause);
+  if (code && TIMEOUT_CODES.has(code)) return 'timeout';
+  if (code && RESET_CODES.has(code)) return 'reset';
+  // Refused, DNS, unreachable: nothing was sent, so it is as safe to retry as a reset.
+  return 'network';
+}
+
+function errorCode(value: unknown): string | undefined {
+  for (let current = value, depth = 0; current && depth < 4; depth++) {
+    if (typeof current !== 'object') return undefined;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** Keeps the error class and code for debugging, drops anything that might echo the request URL. */
+function scrub(cause: unknown): Error {
+  const code = errorCode(cause);
+  const name = cause instanceof Error ? cause.name : 'Error';
+  const error = new Error(`${name}${code ? ` ${code}` : ''}`);
+  error.name = name;
+  return error;
+}

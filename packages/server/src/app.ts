@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Config } from './config/load-config.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { opsRoutes } from './http/ops.routes.ts';
+import { ErrorBody } from './http/schemas.ts';
+import { loginRoutes } from './login/login.routes.ts';
+import type { LoginService } from './login/login.service.ts';
+import type { Logger } from './observability/logger.ts';
+import type { Metrics } from './observability/metrics.ts';
+import { sessionsRoutes } from './sessions/sessions.routes.ts';
+import type { SessionsService } from './sessions/sessions.service.ts';
+import type { TokenSigner } from './sessions/token-signer.types.ts';
+import type { Db } from './storage/create-db.ts';
+import type { UsersRepository } from './users/users.repository.ts';
+import { usersRoutes } from './users/users.routes.ts';
+
+export interface AppDeps {
+  config: Pick<Config, 'trustProxy'>;
+  logger: Logger;
+  metrics: Metrics;
+  db: Db;
+  login: LoginService;
+  sessions: SessionsService;
+  users: UsersRepository;
+  signer: TokenSigner;
+  /** Extra routes mounted by the composition root (dev mode's /__dev, benchmarks' /__bench). */
+  extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** Builds the HTTP app and never listens, so tests drive it with inject(). */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    trustProxy: trustProxyOption(deps.config.trustProxy),
+    bodyLimit: 64 * 1024,
+    // A caller's request id is kept when it is well-formed, so logs join up across services.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    // One line per failed request (onResponse below) instead of two per request: cheaper, and quieter.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.decorateRequest('auth', null);
+  app.addSchema(ErrorBody);
+  registerErrorHandling(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ method: request.method, route, status: reply.statusCode });
+    deps.metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+    if (reply.statusCode >= 500) request.log.warn({ route, status: reply.statusCode }, 'request failed');
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'wxauth',
+        version: '0.1.0',
+        description: 'Login and identity server for WeChat Mini Programs. Errors: see docs/errors.md.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(opsRoutes({ db: deps.db, metrics: deps.metrics }));
+  await app.register(loginRoutes(deps.login));
+  await app.register(sessionsRoutes(deps.sessions, deps.signer));
+  await app.register(usersRoutes(deps.users, deps.sessions));
+  for (const extra of deps.extraRoutes ?? []) await app.register(extra);
+
+  return app;
+}
+
+/** Fastify takes a hop count as a function; the other forms pass through. */
+function trustProxyOption(
+  value: Config['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  return value;
+}

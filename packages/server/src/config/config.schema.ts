@@ -1,0 +1,110 @@
+/**
+ * Every setting wxauth reads, in one table: name, default, whether it is secret, what it does.
+ * docs/config.md is checked against this table by a test. Parsed once at start-up (load-config.ts).
+ */
+export interface VariableSpec {
+  name: string;
+  default?: string;
+  secret?: boolean;
+  description: string;
+}
+
+export const VARIABLES = [
+  { name: 'PORT', default: '3000', description: 'HTTP port to listen on.' },
+  { name: 'HOST', default: '127.0.0.1', description: 'Interface to listen on (use 0.0.0.0 in a container).' },
+  {
+    name: 'WXAUTH_DATA_DIR',
+    default: '.wxauth',
+    description: 'Directory for the embedded PGlite database and, in dev mode, the generated keys.',
+  },
+  {
+    name: 'WXAUTH_DATABASE_URL',
+    secret: true,
+    description:
+      'PostgreSQL connection string. When unset, the embedded PGlite database in WXAUTH_DATA_DIR is used.',
+  },
+  {
+    name: 'WXAUTH_DB_POOL_SIZE',
+    default: '10',
+    description: 'PostgreSQL connection pool size (fixed, R29).',
+  },
+  {
+    name: 'WXAUTH_APPS',
+    secret: true,
+    description:
+      'JSON list of mini programs: [{"appId":"wx…","secret":"…","apiBaseUrl":"https://api.weixin.qq.com"}]. When neither this nor WXAUTH_APP_ID is set, the server runs in dev mode with its own simulator.',
+  },
+  {
+    name: 'WXAUTH_APP_ID',
+    description: 'Shortcut for a single mini program: its AppID (with WXAUTH_APP_SECRET).',
+  },
+  {
+    name: 'WXAUTH_APP_SECRET',
+    secret: true,
+    description: 'Shortcut for a single mini program: its AppSecret.',
+  },
+  {
+    name: 'WXAUTH_WECHAT_API_BASE_URL',
+    default: 'https://api.weixin.qq.com',
+    description: 'Default WeChat API base URL for apps that do not name their own (point it at a simulator).',
+  },
+  {
+    name: 'WXAUTH_KEYS',
+    secret: true,
+    description:
+      'JSON key set: {"vault":[{"kid","key"(base64, 32 bytes),"status"}],"jwt":[{"kid","privateJwk","status"}],"refreshPepper":"base64"}. Required outside dev mode (or WXAUTH_KEYS_FILE).',
+  },
+  { name: 'WXAUTH_KEYS_FILE', description: 'Path to a file holding the WXAUTH_KEYS JSON.' },
+  { name: 'WXAUTH_ISSUER', default: 'wxauth', description: 'The `iss` claim of access tokens.' },
+  { name: 'WXAUTH_AUDIENCE', default: 'wxauth', description: 'The `aud` claim of access tokens.' },
+  {
+    name: 'WXAUTH_ACCESS_TOKEN_TTL',
+    default: '900',
+    description: 'Access token lifetime in seconds (R16: 15 min).',
+  },
+  {
+    name: 'WXAUTH_REFRESH_IDLE_TTL',
+    default: '604800',
+    description: 'A session ends after this many seconds without a refresh (R20: 7 days).',
+  },
+  {
+    name: 'WXAUTH_REFRESH_ABSOLUTE_TTL',
+    default: '2592000',
+    description: 'A session ends this many seconds after login, whatever its use (R20: 30 days).',
+  },
+  {
+    name: 'WXAUTH_REFRESH_GRACE',
+    default: '10',
+    description:
+      'Seconds during which the immediate parent of a rotated refresh token returns the same child (R18).',
+  },
+  {
+    name: 'WXAUTH_MAX_SESSIONS',
+    default: '10',
+    description: 'Active sessions per user; the oldest is ended (R20).',
+  },
+  {
+    name: 'WXAUTH_LOGIN_CODE_WINDOW',
+    default: '60',
+    description:
+      'Seconds after a successful code exchange during which the same wx.login code logs in the same user again without calling WeChat (double taps, retries after a lost response).',
+  },
+  {
+    name: 'WXAUTH_TRUST_PROXY',
+    default: 'false',
+    description:
+      'Trust X-Forwarded-For from this proxy: false, true, a hop count, or a comma-separated list of addresses/CIDRs.',
+  },
+  {
+    name: 'WXAUTH_LOG_LEVEL',
+    default: 'info',
+    description: 'pino log level: fatal, error, warn, info, debug, trace, silent.',
+  },
+  {
+    name: 'WXAUTH_SIM_PORT',
+    default: '0',
+    description: 'Dev mode only: port of the built-in WeChat simulator (0 picks a free one).',
+  },
+] as const satisfies readonly VariableSpec[];
+
+export type VariableName = (typeof VARIABLES)[number]['name'];

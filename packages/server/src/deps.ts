@@ -1,0 +1,208 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Dispatcher } from 'undici';
+import {
+  type AccessTokenManager,
+  createAccessTokenManager,
+  createAccessTokenRepository,
+  createRetryBudget,
+  createWeChatClient,
+  type WeChatClient,
+} from './adapters/wechat/index.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { KeySet } from './config/keys.ts';
+import type { Config, WechatAppConfig } from './config/load-config.ts';
+import { AppError } from './errors.ts';
+import { createLoginService, type LoginApps } from './login/login.service.ts';
+import { createLoginCodesRepository } from './login/login-codes.repository.ts';
+import { createAuthEvents } from './observability/auth-events.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createRefreshTokenCodec } from './sessions/refresh-token.ts';
+import { createSessionsRepository } from './sessions/sessions.repository.ts';
+import { createSessionsService } from './sessions/sessions.service.ts';
+import { createTokenSigner } from './sessions/token-signer.ts';
+import { createDb, type Db, migrateToLatest } from './storage/create-db.ts';
+import { createUsersRepository } from './users/users.repository.ts';
+import { createVault } from './vault/vault.ts';
+
+export interface WechatApp {
+  appId: string;
+  client: WeChatClient;
+  accessTokens: AccessTokenManager;
+}
+
+export interface CreateDepsOptions {
+  config: Config;
+  keys: KeySet;
+  /** Apps to serve; defaults to config.apps (dev mode passes the simulator's app). */
+  apps?: WechatAppConfig[];
+  clock?: Clock;
+  logger?: Logger;
+  /** An already-open database (tests share one); otherwise opened from config and migrated. */
+  db?: Db;
+  dispatcher?: Dispatcher;
+  /** Start background timers (token refresh, housekeeping). Tests usually leave them off. */
+  background?: boolean;
+  instanceId?: string;
+}
+
+/**
+ * The composition root: the one place that knows every implementation. Reads top to bottom:
+ * observability → storage → crypto → WeChat → users/sessions → login.
+ */
+export async function createDeps(options: CreateDepsOptions) {
+  const { config, keys } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics: Metrics = createMetrics({ defaultMetrics: true });
+  const instanceId = options.instanceId ?? `${process.pid}-${randomBytes(4).toString('hex')}`;
+
+  const db =
+    options.db ??
+    createDb({
+      databaseUrl: config.databaseUrl,
+      dataDir: `${config.dataDir}/pglite`,
+      poolSize: config.dbPoolSize,
+    });
+  if (!options.db) await migrateToLatest(db);
+
+  const events = createAuthEvents({ logger, metrics, clock, db: db.kysely });
+  const vault = createVault({
+    keys: keys.vault,
+    onEvent: (e) =>
+      void events.emit({ type: e.type, outcome: 'critical', reason: e.reason, detail: { kid: e.kid } }),
+  });
+  const signer = createTokenSigner({
+    keys: keys.jwt,
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSec: config.accessTokenTtlSec,
+    clock,
+  });
+  const codec = createRefreshTokenCodec(keys.refreshPepper);
+
+  const retryBudget = createRetryBudget({ clock });
+  const tokenRepository = createAccessTokenRepository({ db: db.kysely, vault });
+  const wechatApps = new Map<string, WechatApp>();
+  for (const app of options.apps ?? config.apps) {
+    let client: WeChatClient | undefined;
+    const accessTokens = createAccessTokenManager({
+      appId: app.appId,
+      repository: tokenRepository,
+      fetchStable: (force) => client!.fetchStableToken(force),
+      clock,
+      metrics,
+      logger,
+      instanceId,
+      onEvent: (e) =>
+        void events.emit({
+          type: e.type,
+          outcome: e.type.endsWith('overwritten') ? 'critical' : 'ok',
+          appId: e.appId,
+          detail: e.detail,
+        }),
+    });
+    client = createWeChatClient({
+      appId: app.appId,
+      secret: app.secret,
+      baseUrl: app.apiBaseUrl,
+      clock,
+      metrics,
+      logger,
+      accessTokens,
+      retryBudget,
+      ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
+    });
+    wechatApps.set(app.appId, { appId: app.appId, client, accessTokens });
+  }
+
+  const loginApps: LoginApps = {
+    resolve(appId) {
+      if (appId === undefined) {
+        if (wechatApps.size !== 1) {
+          throw new AppError('invalid_request', {
+            message: 'appId is required: several apps are configured.',
+          });
+        }
+        const only = wechatApps.values().next().value!;
+        return { appId: only.appId, wechat: only.client };
+      }
+      const app = wechatApps.get(appId);
+      if (!app) throw new AppError('app_unknown');
+      return { appId: app.appId, wechat: app.client };
+    },
+  };
+
+  const users = createUsersRepository(db.kysely);
+  const sessions = createSessionsService({
+    repository: createSessionsRepository(db.kysely),
+    users,
+    signer,
+    codec,
+    clock,
+    events,
+    policy: {
+      accessTokenTtlSec: config.accessTokenTtlSec,
+      refreshIdleTtlSec: config.refreshIdleTtlSec,
+      refreshAbsoluteTtlSec: config.refreshAbsoluteTtlSec,
+      refreshGraceSec: config.refreshGraceSec,
+      maxSessions: config.maxSessions,
+    },
+  });
+  const login = createLoginService({
+    apps: loginApps,
+    users,
+    loginCodes: createLoginCodesRepository(db.kysely),
+    sessions,
+    vault,
+    clock,
+    events,
+    codeWindowSec: config.loginCodeWindowSec,
+    maxSessions: config.maxSessions,
+    newUserId: () => randomUUID(),
+  });
+
+  const timers: NodeJS.Timeout[] = [];
+  if (options.background) {
+    const every = (ms: number, task: () => Promise<unknown>, what: string) => {
+      const timer = setInterval(() => {
+        task().catch((err: unknown) =>
+          logger.warn({ err: String(err), task: what }, 'background task failed'),
+        );
+      }, ms);
+      timer.unref();
+      timers.push(timer);
+    };
+    // R6: refresh the shared token ahead of expiry; the lease inside makes one instance do it.
+    every(
+      60_000,
+      async () => {
+        for (const app of wechatApps.values()) await app.accessTokens.refreshIfDue();
+      },
+      'access-token-refresh',
+    );
+    every(5 * 60_000, () => login.purgeOldCodes(), 'purge-login-codes');
+  }
+
+  return {
+    config,
+    clock,
+    logger,
+    metrics,
+    db,
+    vault,
+    signer,
+    events,
+    users,
+    sessions,
+    login,
+    wechatApps,
+    instanceId,
+    async close(): Promise<void> {
+      for (const t of timers) clearInterval(t);
+      if (!options.db) await db.close();
+    },
+  };
+}
+
+export type Deps = Awaited<ReturnType<typeof createDeps>>;

@@ -1,0 +1,72 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../storage/database.ts';
+
+export interface LoginCodeState {
+  state: 'pending' | 'done' | 'failed';
+  userId: string | null;
+  errorCode: string | null;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+/**
+ * The ledger that makes one wx.login code cause at most one upstream code2Session call across every
+ * instance (R1): the first request to insert the code's hash owns the exchange; others read its outcome.
+ */
+export function createLoginCodesRepository(db: Kysely<Database>) {
+  return {
+    async claimLoginCode(codeHash: Buffer, appId: string, now: Date): Promise<boolean> {
+      const row = await db
+        .insertInto('login_codes')
+        .values({ code_hash: codeHash, app_id: appId, state: 'pending', created_at: now })
+        .onConflict((oc) => oc.column('code_hash').doNothing())
+        .returning('code_hash')
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+
+    async findLoginCode(codeHash: Buffer): Promise<LoginCodeState | null> {
+      const row = await db
+        .selectFrom('login_codes')
+        .select(['state', 'user_id', 'error_code', 'created_at', 'completed_at'])
+        .where('code_hash', '=', codeHash)
+        .executeTakeFirst();
+      if (!row) return null;
+      return {
+        state: row.state as LoginCodeState['state'],
+        userId: row.user_id,
+        errorCode: row.error_code,
+        createdAt: row.created_at,
+        completedAt: row.completed_at,
+      };
+    },
+
+    async markLoginCodeFailed(codeHash: Buffer, errorCode: string, now: Date): Promise<void> {
+      await db
+        .updateTable('login_codes')
+        .set({ state: 'failed', error_code: errorCode, completed_at: now })
+        .where('code_hash', '=', codeHash)
+        .where('state', '=', 'pending')
+        .execute();
+    },
+
+    /** Forget a claim whose exchange failed transiently, so a retry with the same code may try again. */
+    async releaseLoginCode(codeHash: Buffer): Promise<void> {
+      await db
+        .deleteFrom('login_codes')
+        .where('code_hash', '=', codeHash)
+        .where('state', '=', 'pending')
+        .execute();
+    },
+
+    async purgeLoginCodes(olderThan: Date): Promise<number> {
+      const result = await db
+        .deleteFrom('login_codes')
+        .where('created_at', '<', olderThan)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
+
+export type LoginCodesRepository = ReturnType<typeof createLoginCodesRepository>;

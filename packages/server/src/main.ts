@@ -1,0 +1,76 @@
+import { buildApp } from './app.ts';
+import { loadOrCreateDevKeys, parseKeySet } from './config/keys.ts';
+import { ConfigError, loadConfig } from './config/load-config.ts';
+import { createDeps } from './deps.ts';
+import { type DevEnvironment, startDevEnvironment, tryItText } from './dev/dev-mode.ts';
+import { createLogger } from './observability/logger.ts';
+
+/** load config → create deps → build app → listen; close everything in order on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`wxauth: configuration error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+
+  let dev: DevEnvironment | null = null;
+  let keys: ReturnType<typeof parseKeySet>;
+  if (config.devMode) {
+    const devKeys = await loadOrCreateDevKeys(config.dataDir);
+    keys = devKeys.keys;
+    if (devKeys.created) {
+      logger.warn(
+        { path: devKeys.path },
+        'DEV MODE: generated new signing and encryption keys into the data directory. Never use these in production: set WXAUTH_KEYS from a secrets manager.',
+      );
+    }
+    dev = await startDevEnvironment({ simPort: config.simPort, host: config.host });
+  } else {
+    keys = parseKeySet(config.keys);
+  }
+
+  const deps = await createDeps({
+    config,
+    keys,
+    logger,
+    background: true,
+    ...(dev ? { apps: [dev.app] } : {}),
+  });
+  const app = await buildApp({ ...deps, ...(dev ? { extraRoutes: [dev.routes] } : {}) });
+  const address = await app.listen({ port: config.port, host: config.host });
+  logger.info({ address, store: deps.db.kind, devMode: config.devMode }, 'wxauth listening');
+  if (dev) {
+    logger.warn(
+      { simulator: dev.simulator.url, appId: dev.app.appId },
+      'DEV MODE: no WeChat credentials configured; talking to the built-in WeChat simulator',
+    );
+    process.stdout.write(`\n${tryItText(address, dev.simulator.url)}\n\nAPI reference: ${address}/docs\n\n`);
+  }
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    // Stop accepting, let in-flight requests finish, then release the database and the simulator.
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    await app.close();
+    await deps.close();
+    await dev?.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`wxauth: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,278 @@
+import { type JsonWebKey, randomBytes } from 'node:crypto';
+import { type CryptoKey, errors, importJWK, jwtVerify, SignJWT } from 'jose';
+import type { Clock } from '../clock.ts';
+import { AppError } from '../errors.ts';
+import {
+  assertValidSigningKeys,
+  publicPart,
+  SIGNING_KID_PATTERN,
+  type SigningKeyConfig,
+} from './signing-keys.ts';
+import type { AccessTokenClaims, SignedAccessToken, TokenSigner } from './token-signer.types.ts';
+
+/**
+ * Access tokens (R16): ES256 JWTs, header exactly `{alg:'ES256', typ:'at+jwt', kid}`, claims
+ * iss, aud, sub, sid, app_id (optional), iat, nbf, exp, jti.
+ *
+ * Verification trusts nothing in the token for choosing a key: the header must hold exactly those
+ * three members (so jku/x5u/jwk/x5c/crit can never be honoured), the kid is looked up in our own
+ * ring, and jose is held to the ES256 allowlist. Every failure is AppError('unauthorized').
+ *
+ * Verified tokens are cached (bounded LRU, token string → claims) so repeat requests skip the
+ * signature check. A hit re-applies exactly the time checks jose applies (nbf/exp with the same
+ * leeway, against the injected clock), so the cache never accepts what a cold verify would refuse.
+ * The key ring of one signer never changes, so a cached entry cannot outlive its key; session
+ * revocation (sid checks, R21) is the caller's job either way.
+ */
+const ALG = 'ES256';
+const TYP = 'at+jwt';
+/** alg, typ, kid: nothing else. */
+const HEADER_MEMBER_COUNT = 3;
+/** Ours are ~500 chars; the cap bounds parsing work on hostile input. */
+const MAX_TOKEN_CHARS = 4096;
+const MAX_ID_CHARS = 256;
+const MAX_TTL_SEC = 3600;
+const MAX_LEEWAY_SEC = 60;
+
+interface CacheEntry {
+  claims: AccessTokenClaims;
+  nbf: number;
+}
+
+interface ImportedKeys {
+  signing: CryptoKey;
+  verifying: Map<string, CryptoKey>;
+}
+
+function reject(reason: string): never {
+  throw new AppError('unauthorized', { message: `Access token rejected: ${reason}.` });
+}
+
+function joseReason(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  // `claim` is a claim name chosen by jose (nbf, iss, aud, sub…), never a value from the token.
+  if (error instanceof errors.JWTClaimValidationFailed) return `${error.claim} check failed`;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'bad signature';
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  return 'malformed';
+}
+
+/** Buffer.from skips invalid characters and ignores spare bits; the round trip makes each token have one spelling. */
+function isCanonicalB64url(segment: string): boolean {
+  return segment.length > 0 && Buffer.from(segment, 'base64url').toString('base64url') === segment;
+}
+
+/**
+ * The kid of a header that is exactly `{alg:'ES256', typ:'at+jwt', kid}`, else why not. Any other
+ * member (jku, x5u, jwk, x5c, crit, b64, zip…) is refused rather than ignored.
+ */
+function checkHeader(segment: string): { kid: string } | { reason: string } {
+  let header: unknown;
+  try {
+    header = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
+  } catch {
+    return { reason: 'malformed header' };
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    return { reason: 'malformed header' };
+  const { alg, typ, kid } = header as Record<string, unknown>;
+  if (alg !== ALG) return { reason: 'algorithm not allowed' };
+  if (typ !== TYP) return { reason: 'typ not allowed' };
+  if (typeof kid !== 'string' || !SIGNING_KID_PATTERN.test(kid)) return { reason: 'kid invalid' };
+  if (Object.keys(header).length !== HEADER_MEMBER_COUNT) return { reason: 'header member not allowed' };
+  return { kid };
+}
+
+function isId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_CHARS;
+}
+
+function integerOption(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  const result = value ?? fallback;
+  if (!Number.isInteger(result) || result < min || result > max) {
+    throw new Error(`token signer: ${name} must be an integer in [${min}, ${max}]`);
+  }
+  return result;
+}
+
+/**
+ * A bounded cache with CLOCK (second-chance) eviction, an approximation of LRU. Not the usual
+ * Map-ordered LRU (delete + re-set on each hit, evict `keys().next()`): V8 Maps keep deleted entries
+ * in their hash chains and at their head until a rehash, and at 10k entries that measured ~28 µs per
+ * hit on a hot token and ~5 µs per eviction. Here a hit only sets a bit and eviction sweeps fixed slots.
+ */
+function createClockCache<V>(capacity: number) {
+  const slots = new Map<string, number>();
+  const keys: (string | undefined)[] = [];
+  const values: (V | undefined)[] = [];
+  const referenced = new Uint8Array(capacity);
+  const free: number[] = [];
+  let hand = 0;
+  return {
+    get(key: string): V | undefined {
+      const slot = slots.get(key);
+      if (slot === undefined) return undefined;
+      referenced[slot] = 1;
+      return values[slot];
+    },
+    set(key: string, value: V): void {
+      if (capacity === 0) return;
+      const existing = slots.get(key);
+      if (existing !== undefined) {
+        // Two concurrent cold verifies of one token both land here; keep one slot.
+        values[existing] = value;
+        return;
+      }
+      let slot = free.pop() ?? keys.length;
+      if (slot >= capacity) {
+        while (referenced[hand] === 1) {
+          referenced[hand] = 0;
+          hand = (hand + 1) % capacity;
+        }
+        slot = hand;
+        hand = (hand + 1) % capacity;
+        slots.delete(keys[slot]!);
+      }
+      keys[slot] = key;
+      values[slot] = value;
+      referenced[slot] = 0;
+      slots.set(key, slot);
+    },
+    delete(key: string): void {
+      const slot = slots.get(key);
+      if (slot === undefined) return;
+      slots.delete(key);
+      keys[slot] = undefined;
+      values[slot] = undefined;
+      referenced[slot] = 0;
+      free.push(slot);
+    },
+  };
+}
+
+export function createTokenSigner(options: {
+  keys: SigningKeyConfig[];
+  issuer: string;
+  audience: string;
+  ttlSec?: number;
+  clock: Clock;
+  leewaySec?: number;
+  cacheSize?: number;
+}): TokenSigner {
+  assertValidSigningKeys(options.keys);
+  const { issuer, audience, clock } = options;
+  if (!isId(issuer) || !isId(audience))
+    throw new Error('token signer: issuer and audience must be non-empty strings');
+  const ttlSec = integerOption('ttlSec', options.ttlSec, 900, 1, MAX_TTL_SEC);
+  const leewaySec = integerOption('leewaySec', options.leewaySec, 60, 0, MAX_LEEWAY_SEC);
+  const cacheSize = integerOption('cacheSize', options.cacheSize, 10_000, 0, 1_000_000);
+
+  const primary = options.keys.find((key) => key.status === 'primary')!;
+  const primaryKid = primary.kid;
+  const primaryJwk: JsonWebKey = { ...primary.privateJwk };
+  const publicJwks = options.keys.map((key) => ({
+    ...publicPart(key.privateJwk),
+    kid: key.kid,
+    alg: ALG,
+    use: 'sig',
+  }));
+
+  // importJWK is async (WebCrypto): done once, on first use, and shared by every caller after.
+  let imported: Promise<ImportedKeys> | undefined;
+  function importedKeys(): Promise<ImportedKeys> {
+    imported ??= (async () => {
+      const signing = (await importJWK(primaryJwk, ALG)) as CryptoKey;
+      const verifying = new Map<string, CryptoKey>();
+      for (const { kid, ...jwk } of publicJwks) verifying.set(kid, (await importJWK(jwk, ALG)) as CryptoKey);
+      return { signing, verifying };
+    })().catch((error: unknown) => {
+      imported = undefined;
+      throw error;
+    });
+    return imported;
+  }
+
+  const cache = createClockCache<CacheEntry>(cacheSize);
+
+  async function verifyCold(token: string, nowMs: number): Promise<CacheEntry> {
+    const segments = token.split('.');
+    if (segments.length !== 3 || !segments.every(isCanonicalB64url)) reject('malformed');
+    const header = checkHeader(segments[0]!);
+    if ('reason' in header) reject(header.reason);
+    const key = (await importedKeys()).verifying.get(header.kid);
+    if (key === undefined) reject('unknown key');
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: [ALG],
+        typ: TYP,
+        issuer,
+        audience,
+        clockTolerance: leewaySec,
+        currentDate: new Date(nowMs),
+        requiredClaims: ['sub', 'sid', 'iat', 'nbf', 'exp', 'jti'],
+      }));
+    } catch (error) {
+      reject(joseReason(error));
+    }
+    const { sub, sid, app_id: appId, iat, nbf, exp } = payload;
+    if (!isId(sub) || !isId(sid)) reject('sub/sid check failed');
+    if (appId !== undefined && !isId(appId)) reject('app_id check failed');
+    // jose checked these are numbers; ours are always whole seconds.
+    if (!Number.isSafeInteger(iat) || !Number.isSafeInteger(nbf) || !Number.isSafeInteger(exp)) {
+      reject('time claims check failed');
+    }
+    return {
+      claims: { sub, sid, appId: appId ?? null, iat: iat as number, exp: exp as number },
+      nbf: nbf as number,
+    };
+  }
+
+  return {
+    async sign({ sub, sid, appId }): Promise<SignedAccessToken> {
+      if (!isId(sub) || !isId(sid) || (appId !== null && !isId(appId))) {
+        throw new TypeError(
+          `token signer: sub, sid and appId must be non-empty strings of ≤ ${MAX_ID_CHARS} chars`,
+        );
+      }
+      const iat = Math.floor(clock.now() / 1000);
+      const token = await new SignJWT(appId === null ? { sid } : { sid, app_id: appId })
+        .setProtectedHeader({ alg: ALG, typ: TYP, kid: primaryKid })
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setSubject(sub)
+        .setIssuedAt(iat)
+        .setNotBefore(iat)
+        .setExpirationTime(iat + ttlSec)
+        .setJti(randomBytes(16).toString('base64url'))
+        .sign((await importedKeys()).signing);
+      return { token, expiresIn: ttlSec };
+    },
+
+    async verify(token): Promise<AccessTokenClaims> {
+      if (typeof token !== 'string' || token.length > MAX_TOKEN_CHARS) reject('malformed');
+      const nowMs = clock.now();
+      const hit = cache.get(token);
+      if (hit !== undefined) {
+        const nowSec = Math.floor(nowMs / 1000);
+        // The same comparisons jose makes, so a hit and a cold verify agree at every instant.
+        if (hit.nbf <= nowSec + leewaySec && hit.claims.exp > nowSec - leewaySec) return { ...hit.claims };
+        // Out of its window: drop it and let the cold path produce the precise rejection.
+        cache.delete(token);
+      }
+      const entry = await verifyCold(token, nowMs);
+      cache.set(token, entry);
+      return { ...entry.claims };
+    },
+
+    jwks() {
+      return { keys: publicJwks.map((jwk) => ({ ...jwk })) };
+    },
+  };
+}

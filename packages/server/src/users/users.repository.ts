@@ -1,0 +1,140 @@
+import { type Kysely, sql } from 'kysely';
+import { type NewSession, sessionInsertCtes } from '../sessions/sessions.repository.ts';
+import type { Database } from '../storage/database.ts';
+import type { UserProfile, WechatIdentity } from './users.types.ts';
+
+export interface WechatLoginWrite {
+  appId: string;
+  openid: string;
+  unionid: string | null;
+  /** Vault envelope of the session_key, bound to (appId, openid). */
+  sessionKeyEnc: string;
+  sessionKeyKid: string;
+  /** The id a new user gets if this identity is new and no unionid links it to an existing user. */
+  newUserId: string;
+  codeHash: Buffer;
+  session: NewSession;
+  maxSessions: number;
+}
+
+interface LoginRow {
+  user_id: string;
+  is_new_user: boolean;
+  phone: string | null;
+  created_at: Date;
+  identities: WechatIdentity[] | null;
+}
+
+const identitiesOf = (raw: WechatIdentity[] | null): WechatIdentity[] =>
+  (raw ?? [])
+    .map((i) => ({ appId: i.appId, openid: i.openid, unionid: i.unionid ?? null }))
+    .sort((a, b) => a.appId.localeCompare(b.appId) || a.openid.localeCompare(b.openid));
+
+export function createUsersRepository(db: Kysely<Database>) {
+  return {
+    /**
+     * The whole WeChat login write in ONE statement (no interactive transaction, nothing held across
+     * the upstream call): upsert the identity, link by unionid, create the user if new, store the
+     * sealed session_key, start a session, and mark the login code done.
+     *
+     * Races (reliability.md C8): the identity is inserted before the user, with deferred foreign keys.
+     * Two concurrent first logins of one openid both try to insert the identity; the loser's
+     * ON CONFLICT DO UPDATE waits for the winner and returns the winner's user_id, so the loser's
+     * prospective user id is never inserted — no orphan user, one user per identity.
+     * `wechat_unions` (PRIMARY KEY unionid) does the same for two apps of one person logging in at once.
+     * PostgreSQL runs every data-modifying CTE to completion whether or not the final SELECT reads it.
+     */
+    async upsertWechatLogin(w: WechatLoginWrite): Promise<{ profile: UserProfile; isNewUser: boolean }> {
+      const now = w.session.now;
+      const result = await sql<LoginRow>`
+        WITH existing AS (
+          SELECT user_id FROM wechat_identities WHERE app_id = ${w.appId} AND openid = ${w.openid}
+        ),
+        union_link AS (
+          INSERT INTO wechat_unions (unionid, user_id)
+          SELECT ${w.unionid}::text, COALESCE((SELECT user_id FROM existing), ${w.newUserId})
+          WHERE ${w.unionid}::text IS NOT NULL
+          ON CONFLICT (unionid) DO UPDATE SET unionid = EXCLUDED.unionid
+          RETURNING user_id
+        ),
+        ident AS (
+          INSERT INTO wechat_identities (app_id, openid, user_id, unionid, session_key_enc, session_key_kid,
+                                         session_key_status, session_key_updated_at, created_at, last_login_at)
+          VALUES (${w.appId}, ${w.openid},
+                  COALESCE((SELECT user_id FROM existing), (SELECT user_id FROM union_link), ${w.newUserId}),
+                  ${w.unionid}, ${w.sessionKeyEnc}, ${w.sessionKeyKid}, 'valid', ${now}, ${now}, ${now})
+          ON CONFLICT (app_id, openid) DO UPDATE SET
+            unionid = COALESCE(EXCLUDED.unionid, wechat_identities.unionid),
+            session_key_enc = EXCLUDED.session_key_enc,
+            session_key_kid = EXCLUDED.session_key_kid,
+            session_key_status = 'valid',
+            session_key_updated_at = EXCLUDED.session_key_updated_at,
+            last_login_at = EXCLUDED.last_login_at
+          RETURNING user_id
+        ),
+        new_user AS (
+          INSERT INTO users (id, phone, created_at, updated_at)
+          SELECT user_id, NULL, ${now}, ${now} FROM ident WHERE user_id = ${w.newUserId}
+          ON CONFLICT (id) DO NOTHING
+          RETURNING id, phone, created_at
+        ),
+        ${sessionInsertCtes(w.session, sql`(SELECT user_id FROM ident)`, w.maxSessions)},
+        code_done AS (
+          UPDATE login_codes SET state = 'done', user_id = (SELECT user_id FROM ident), completed_at = ${now}
+          WHERE code_hash = ${w.codeHash}
+          RETURNING code_hash
+        )
+        SELECT
+          ident.user_id,
+          EXISTS (SELECT 1 FROM new_user) AS is_new_user,
+          COALESCE((SELECT phone FROM new_user), u.phone) AS phone,
+          COALESCE((SELECT created_at FROM new_user), u.created_at) AS created_at,
+          (
+            SELECT json_agg(json_build_object('appId', i.app_id, 'openid', i.openid, 'unionid', i.unionid))
+            FROM (
+              SELECT app_id, openid, unionid FROM wechat_identities
+              WHERE user_id = ident.user_id AND NOT (app_id = ${w.appId} AND openid = ${w.openid})
+              UNION ALL
+              SELECT ${w.appId}, ${w.openid}, COALESCE(${w.unionid}::text,
+                (SELECT unionid FROM wechat_identities WHERE app_id = ${w.appId} AND openid = ${w.openid}))
+            ) i
+          ) AS identities
+        FROM ident
+        LEFT JOIN users u ON u.id = ident.user_id`.execute(db);
+      const row = result.rows[0];
+      if (!row) throw new Error('login statement returned no row');
+      return {
+        isNewUser: row.is_new_user,
+        profile: {
+          id: row.user_id,
+          phone: row.phone,
+          createdAt: row.created_at,
+          wechat: identitiesOf(row.identities),
+        },
+      };
+    },
+
+    async findUserProfile(userId: string): Promise<UserProfile | null> {
+      const result = await sql<{
+        id: string;
+        phone: string | null;
+        created_at: Date;
+        identities: WechatIdentity[] | null;
+      }>`
+        SELECT u.id, u.phone, u.created_at,
+          (SELECT json_agg(json_build_object('appId', i.app_id, 'openid', i.openid, 'unionid', i.unionid))
+             FROM wechat_identities i WHERE i.user_id = u.id) AS identities
+        FROM users u WHERE u.id = ${userId} AND u.disabled_at IS NULL`.execute(db);
+      const row = result.rows[0];
+      if (!row) return null;
+      return {
+        id: row.id,
+        phone: row.phone,
+        createdAt: row.created_at,
+        wechat: identitiesOf(row.identities),
+      };
+    },
+  };
+}
+
+export type UsersRepository = ReturnType<typeof createUsersRepository>;
