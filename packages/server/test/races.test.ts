@@ -180,4 +180,33 @@ describe.each(testStores)('races on $name', (store) => {
       .execute();
     expect(events).toHaveLength(1);
   });
+
+  it('across two instances: one code2Session per code, and a logout on one is honoured by the other', async () => {
+    const clock = { t: Date.now(), now() { return this.t; } };
+    const other = await startHarness({ db, sim: h.sim, clock, instanceId: 'second-instance' });
+    try {
+      await other.app.listen({ port: 0, host: '127.0.0.1' });
+      const otherBase = `http://127.0.0.1:${(other.app.server.address() as AddressInfo).port}`;
+      const user = h.sim.login({ appId: APP_ID });
+      const before = h.sim.callCounts()['/sns/jscode2session'] ?? 0;
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          post(i % 2 ? otherBase : base, '/v1/auth/wechat/login', { code: user.code, appId: APP_ID }),
+        ),
+      );
+      expectOverlap(results);
+      expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
+      expect((h.sim.callCounts()['/sns/jscode2session'] ?? 0) - before).toBe(1);
+
+      // R21: the other instance may trust its cache for at most 4 s after a logout elsewhere.
+      const token = results[0]!.body.accessToken as string;
+      const me = () => fetch(`${otherBase}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await me()).status).toBe(200);
+      expect((await post(base, '/v1/auth/logout', {}, { authorization: `Bearer ${token}` })).status).toBe(204);
+      clock.t += 4_100;
+      expect((await me()).status).toBe(401);
+    } finally {
+      await other.close();
+    }
+  });
 });

@@ -18,7 +18,7 @@ import type { AccessTokenClaims, SignedAccessToken, TokenSigner } from './token-
  * three members (so jku/x5u/jwk/x5c/crit can never be honoured), the kid is looked up in our own
  * ring, and jose is held to the ES256 allowlist. Every failure is AppError('unauthorized').
  *
- * Verified tokens are cached (bounded LRU, token string → claims) so repeat requests skip the
+ * Verified tokens are cached (bounded, CLOCK ≈ LRU, token string → claims) so repeat requests skip the
  * signature check. A hit re-applies exactly the time checks jose applies (nbf/exp with the same
  * leeway, against the injected clock), so the cache never accepts what a cold verify would refuse.
  * The key ring of one signer never changes, so a cached entry cannot outlive its key; session
@@ -28,7 +28,7 @@ const ALG = 'ES256';
 const TYP = 'at+jwt';
 /** alg, typ, kid: nothing else. */
 const HEADER_MEMBER_COUNT = 3;
-/** Ours are ~500 chars; the cap bounds parsing work on hostile input. */
+/** Ours are ~360 chars; the cap bounds parsing work on hostile input. */
 const MAX_TOKEN_CHARS = 4096;
 const MAX_ID_CHARS = 256;
 const MAX_TTL_SEC = 3600;

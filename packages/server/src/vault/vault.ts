@@ -21,7 +21,11 @@ export type { VaultKeyConfig } from './keys.ts';
  *   another table, column or row, or relabelled with another kid or version, fails its tag.
  *   Context fields may not contain 0x00, which keeps both encodings injective.
  * - Envelope = compact JSON `{"v":1,"kid":"…","alg":"A256GCM-HKDF","nonce":"b64url","ct":"b64url(ciphertext‖tag)"}`.
+ *
+ * `open` fails closed (R27): any defect returns null and emits one VaultEvent, never a throw.
  */
+
+/** `context`: the SealContext itself is unusable. A wrong-but-valid context shows up as `bad_tag`. */
 export type VaultEvent = {
   type: 'vault.open_failed';
   reason: 'malformed' | 'unknown_kid' | 'retired_kid' | 'bad_tag' | 'context';
@@ -56,7 +60,6 @@ interface Envelope {
 }
 
 interface RingEntry {
-  status: VaultKeyConfig['status'];
   /** null for retired keys: their material is not kept in memory at all. */
   key: KeyObject | null;
 }
@@ -157,7 +160,7 @@ export function createVault(options: {
   for (const { kid, key, status } of options.keys) {
     // createSecretKey copies the bytes, so a caller reusing or zeroing its buffer cannot change our keys;
     // KeyObjects also make hkdfSync/createCipheriv several times cheaper than raw Buffers.
-    ring.set(kid, { status, key: status === 'retired' ? null : createSecretKey(key) });
+    ring.set(kid, { key: status === 'retired' ? null : createSecretKey(key) });
     if (status === 'primary') primary = kid;
   }
   const statuses: VaultKeyStatus[] = options.keys.map(({ kid, status }) => ({ kid, status }));
