@@ -108,7 +108,10 @@ describe('WeChat faults at the login endpoint', () => {
     const { res } = await wechatLogin(h);
     expect(res.statusCode).toBe(503);
     expect(res.json().error.code).toBe('upstream_quota_exhausted');
-    const me = await h.app.inject({ url: '/v1/me', headers: { authorization: `Bearer ${session.accessToken}` } });
+    const me = await h.app.inject({
+      url: '/v1/me',
+      headers: { authorization: `Bearer ${session.accessToken}` },
+    });
     expect(me.statusCode).toBe(200);
   });
 

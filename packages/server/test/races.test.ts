@@ -182,7 +182,12 @@ describe.each(testStores)('races on $name', (store) => {
   });
 
   it('across two instances: one code2Session per code, and a logout on one is honoured by the other', async () => {
-    const clock = { t: Date.now(), now() { return this.t; } };
+    const clock = {
+      t: Date.now(),
+      now() {
+        return this.t;
+      },
+    };
     const other = await startHarness({ db, sim: h.sim, clock, instanceId: 'second-instance' });
     try {
       await other.app.listen({ port: 0, host: '127.0.0.1' });
@@ -202,7 +207,9 @@ describe.each(testStores)('races on $name', (store) => {
       const token = results[0]!.body.accessToken as string;
       const me = () => fetch(`${otherBase}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
       expect((await me()).status).toBe(200);
-      expect((await post(base, '/v1/auth/logout', {}, { authorization: `Bearer ${token}` })).status).toBe(204);
+      expect((await post(base, '/v1/auth/logout', {}, { authorization: `Bearer ${token}` })).status).toBe(
+        204,
+      );
       clock.t += 4_100;
       expect((await me()).status).toBe(401);
     } finally {

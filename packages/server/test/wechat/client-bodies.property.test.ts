@@ -121,27 +121,23 @@ function answers(api: 'code2session' | 'checksession'): fc.Arbitrary<Generated> 
     },
     {
       weight: 3,
-      arbitrary: fc
-        .tuple(fc.constantFrom(...Object.keys(KNOWN).map(Number)), rid)
-        .map(
-          ([errcode, r]) =>
-            ({
-              response: json({ errcode, errmsg: `x${r}` }),
-              expect: { kind: 'fail', code: KNOWN[errcode]! },
-            }) as Generated,
-        ),
+      arbitrary: fc.tuple(fc.constantFrom(...Object.keys(KNOWN).map(Number)), rid).map(
+        ([errcode, r]) =>
+          ({
+            response: json({ errcode, errmsg: `x${r}` }),
+            expect: { kind: 'fail', code: KNOWN[errcode]! },
+          }) as Generated,
+      ),
     },
     {
       weight: 1,
-      arbitrary: fc
-        .constantFrom(...TOKEN_CODES)
-        .map(
-          (errcode) =>
-            ({
-              response: json({ errcode, errmsg: 'token' }),
-              expect: { kind: 'token_invalid' },
-            }) as Generated,
-        ),
+      arbitrary: fc.constantFrom(...TOKEN_CODES).map(
+        (errcode) =>
+          ({
+            response: json({ errcode, errmsg: 'token' }),
+            expect: { kind: 'token_invalid' },
+          }) as Generated,
+      ),
     },
     {
       weight: 1,
@@ -193,17 +189,15 @@ function answers(api: 'code2session' | 'checksession'): fc.Arbitrary<Generated> 
       arbitrary: bad(
         validCode2Session.chain(({ body }) => {
           const text = JSON.stringify(body);
-          return fc
-            .integer({ min: 1, max: text.length - 1 })
-            .map(
-              (n) =>
-                ({
-                  kind: 'reply',
-                  status: 200,
-                  contentType: JSON_TYPE,
-                  body: text.slice(0, n),
-                }) as ScriptedResponse,
-            );
+          return fc.integer({ min: 1, max: text.length - 1 }).map(
+            (n) =>
+              ({
+                kind: 'reply',
+                status: 200,
+                contentType: JSON_TYPE,
+                body: text.slice(0, n),
+              }) as ScriptedResponse,
+          );
         }),
       ),
     },
