@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { RateLimiter } from './adapters/kv/kv.types.ts';
 import type { Config } from './config/load-config.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { opsRoutes } from './http/ops.routes.ts';
@@ -11,6 +12,9 @@ import { loginRoutes } from './login/login.routes.ts';
 import type { LoginService } from './login/login.service.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
+import { phoneRoutes } from './phone/phone.routes.ts';
+import type { SmsCodeService } from './phone/phone.service.ts';
+import type { PhoneLoginService } from './phone/phone-login.service.ts';
 import { sessionsRoutes } from './sessions/sessions.routes.ts';
 import type { SessionsService } from './sessions/sessions.service.ts';
 import type { TokenSigner } from './sessions/token-signer.types.ts';
@@ -27,6 +31,9 @@ export interface AppDeps {
   sessions: SessionsService;
   users: UsersRepository;
   signer: TokenSigner;
+  smsCodes: SmsCodeService;
+  phoneLogin: PhoneLoginService;
+  verifyLimiter: RateLimiter;
   /** Extra routes mounted by the composition root (dev mode's /__dev, benchmarks' /__bench). */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -82,6 +89,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(loginRoutes(deps.login));
   await app.register(sessionsRoutes(deps.sessions, deps.signer));
   await app.register(usersRoutes(deps.users, deps.sessions));
+  await app.register(
+    phoneRoutes({
+      smsCodes: deps.smsCodes,
+      phoneLogin: deps.phoneLogin,
+      sessions: deps.sessions,
+      verifyLimiter: deps.verifyLimiter,
+    }),
+  );
   for (const extra of deps.extraRoutes ?? []) await app.register(extra);
 
   return app;

@@ -1,6 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import {
+  createFallbackRateLimiter,
+  createMemoryRateLimiter,
+  createRateLimiter,
+} from './adapters/kv/index.ts';
+import { createInboxProvider } from './adapters/sms/inbox-provider.ts';
+import type { SmsProvider } from './adapters/sms/sms-provider.types.ts';
+import {
   type AccessTokenManager,
   createAccessTokenManager,
   createAccessTokenRepository,
@@ -17,6 +24,11 @@ import { createLoginCodesRepository } from './login/login-codes.repository.ts';
 import { createAuthEvents } from './observability/auth-events.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createSmsCodeService } from './phone/phone.service.ts';
+import { createPhoneLoginService, type PhoneApps } from './phone/phone-login.service.ts';
+import { isCountryCode } from './phone/phone-number.ts';
+import { DEFAULT_SEND_POLICY } from './phone/send-policy.ts';
+import { createSmsRepository } from './phone/sms.repository.ts';
 import { createRefreshTokenCodec } from './sessions/refresh-token.ts';
 import { createSessionsRepository } from './sessions/sessions.repository.ts';
 import { createSessionsService } from './sessions/sessions.service.ts';
@@ -44,6 +56,8 @@ export interface CreateDepsOptions {
   /** Start background timers (token refresh, housekeeping). Tests usually leave them off. */
   background?: boolean;
   instanceId?: string;
+  /** The SMS provider; defaults to the in-memory inbox (dev mode, tests). */
+  smsProvider?: SmsProvider;
 }
 
 /**
@@ -133,6 +147,13 @@ export async function createDeps(options: CreateDepsOptions) {
     },
   };
 
+  const phoneApps: PhoneApps = {
+    resolve(appId) {
+      const { appId: id } = loginApps.resolve(appId);
+      return { appId: id, wechat: wechatApps.get(id)!.client };
+    },
+  };
+
   const users = createUsersRepository(db.kysely);
   const sessions = createSessionsService({
     repository: createSessionsRepository(db.kysely),
@@ -158,6 +179,51 @@ export async function createDeps(options: CreateDepsOptions) {
     clock,
     events,
     codeWindowSec: config.loginCodeWindowSec,
+    maxSessions: config.maxSessions,
+    newUserId: () => randomUUID(),
+  });
+
+  const limiter = createRateLimiter({
+    clock,
+    metrics,
+    ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
+    onError: (err) => logger.warn({ err: err.message }, 'rate-limit store error'),
+  });
+  const verifyLimiter = createFallbackRateLimiter({
+    primary: limiter,
+    fallback: createMemoryRateLimiter({ clock }),
+  });
+  const smsProvider = options.smsProvider ?? createInboxProvider({ clock });
+  const region = (r: string) => {
+    if (!isCountryCode(r)) throw new Error(`not a region: ${r}`);
+    return r;
+  };
+  const smsCodes = createSmsCodeService({
+    db: db.kysely,
+    sms: createSmsRepository(db.kysely),
+    provider: smsProvider,
+    limiter,
+    clock,
+    events,
+    pepper: keys.otpPepper,
+    phonePolicy: {
+      defaultRegion: region(config.phoneDefaultRegion),
+      allowedRegions: config.phoneAllowedRegions.map(region),
+    },
+    sendPolicy: { ...DEFAULT_SEND_POLICY, dailyBudget: config.smsDailyBudget },
+    onBudget: (used, budget) => logger.warn({ used, budget }, 'SMS daily budget above 80 %'),
+  });
+  const phoneLogin = createPhoneLoginService({
+    db: db.kysely,
+    smsCodes,
+    apps: phoneApps,
+    loginCodes: createLoginCodesRepository(db.kysely),
+    users,
+    sessions,
+    vault,
+    clock,
+    events,
+    conflictPolicy: config.phoneConflict,
     maxSessions: config.maxSessions,
     newUserId: () => randomUUID(),
   });
@@ -196,10 +262,17 @@ export async function createDeps(options: CreateDepsOptions) {
     users,
     sessions,
     login,
+    smsCodes,
+    phoneLogin,
+    smsProvider,
+    limiter,
+    verifyLimiter,
     wechatApps,
     instanceId,
     async close(): Promise<void> {
       for (const t of timers) clearInterval(t);
+      // Closes the shared limiter too (it is the fallback limiter's primary).
+      await verifyLimiter.close();
       if (!options.db) await db.close();
     },
   };

@@ -41,6 +41,22 @@ export const ERROR_CODES = {
     message: 'The stored WeChat session key cannot decrypt this; call wx.login again and retry.',
   },
   phone_conflict: { status: 409, message: 'This phone number belongs to another account.' },
+  phone_invalid: { status: 400, message: 'This is not a valid mobile phone number.' },
+  phone_region_not_allowed: {
+    status: 400,
+    message: 'Phone numbers of this country or region are not accepted.',
+  },
+  sms_unavailable: { status: 503, message: 'SMS codes cannot be sent right now; try again shortly.' },
+  sms_provider_failed: { status: 502, message: 'The SMS provider refused to send the code.' },
+  reauthentication_required: {
+    status: 403,
+    message: 'This change needs a recent login (within 5 minutes): log in again and retry.',
+  },
+  wechat_phone_code_invalid: {
+    status: 400,
+    message:
+      'The getPhoneNumber code is invalid, expired or already used: ask the user to tap the button again.',
+  },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

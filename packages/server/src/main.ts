@@ -42,7 +42,7 @@ async function main(): Promise<void> {
     background: true,
     ...(dev ? { apps: [dev.app] } : {}),
   });
-  const app = await buildApp({ ...deps, ...(dev ? { extraRoutes: [dev.routes] } : {}) });
+  const app = await buildApp({ ...deps, ...(dev ? { extraRoutes: [dev.routes(deps.smsProvider)] } : {}) });
   const address = await app.listen({ port: config.port, host: config.host });
   logger.info({ address, store: deps.db.kind, devMode: config.devMode }, 'wxauth listening');
   if (dev) {

@@ -101,6 +101,35 @@ export const VARIABLES = [
     description: 'pino log level: fatal, error, warn, info, debug, trace, silent.',
   },
   {
+    name: 'WXAUTH_REDIS_URL',
+    secret: true,
+    description:
+      'Redis for short-window rate limits shared by all instances. When unset, limits are kept in memory per process. If set and Redis is down, SMS sending fails closed (503).',
+  },
+  {
+    name: 'WXAUTH_PHONE_DEFAULT_REGION',
+    default: 'CN',
+    description: 'Region assumed for phone numbers written without a country code (ISO 3166 code).',
+  },
+  {
+    name: 'WXAUTH_PHONE_ALLOWED_REGIONS',
+    default: 'CN',
+    description:
+      'Comma-separated regions whose numbers may receive SMS codes and log in (R12: only +86 by default).',
+  },
+  {
+    name: 'WXAUTH_PHONE_CONFLICT',
+    default: 'refuse',
+    description:
+      'When a phone or WeChat identity being linked belongs to another account: refuse (phone_conflict) or merge (the other account is absorbed; its sessions end; the merge is recorded).',
+  },
+  {
+    name: 'WXAUTH_SMS_DAILY_BUDGET',
+    default: '1000',
+    description:
+      'SMS sends allowed per day (China time) across all phones; a warning is logged at 80 %, sending stops at 100 %.',
+  },
+  {
     name: 'WXAUTH_SIM_PORT',
     default: '0',
     description: 'Dev mode only: port of the built-in WeChat simulator (0 picks a free one).',

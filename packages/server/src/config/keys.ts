@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateSigningKey, parseSigningKeys, type SigningKeyConfig } from '../sessions/signing-keys.ts';
@@ -11,6 +11,8 @@ export interface KeySet {
   jwt: SigningKeyConfig[];
   /** Derives refresh-token children (sessions/refresh-token.ts); ≥ 32 bytes. */
   refreshPepper: Buffer;
+  /** Keys the HMAC of stored SMS codes (R11). Derived from refreshPepper when the key set has none. */
+  otpPepper: Buffer;
 }
 
 export function parseKeySet(json: unknown): KeySet {
@@ -22,7 +24,15 @@ export function parseKeySet(json: unknown): KeySet {
     const pepper = typeof raw.refreshPepper === 'string' ? Buffer.from(raw.refreshPepper, 'base64') : null;
     if (!pepper || pepper.length < 32)
       throw new Error('keys: refreshPepper must be base64 of at least 32 bytes');
-    return { vault: parseVaultKeys(raw.vault), jwt: parseSigningKeys(raw.jwt), refreshPepper: pepper };
+    const otp = typeof raw.otpPepper === 'string' ? Buffer.from(raw.otpPepper, 'base64') : null;
+    if (otp && otp.length < 32) throw new Error('keys: otpPepper must be base64 of at least 32 bytes');
+    return {
+      vault: parseVaultKeys(raw.vault),
+      jwt: parseSigningKeys(raw.jwt),
+      refreshPepper: pepper,
+      // Separate keys for separate purposes: an HKDF child, so older key sets need no new field.
+      otpPepper: otp ?? Buffer.from(hkdfSync('sha256', pepper, Buffer.alloc(0), 'wxauth otp pepper', 32)),
+    };
   } catch (err) {
     // The parsers' messages never contain key material, only which entry is wrong.
     throw new ConfigError(err instanceof Error ? err.message : 'keys: invalid');
@@ -43,6 +53,7 @@ export async function generateKeySetJson(): Promise<string> {
       ],
       jwt: [jwt],
       refreshPepper: randomBytes(32).toString('base64'),
+      otpPepper: randomBytes(32).toString('base64'),
     },
     null,
     2,

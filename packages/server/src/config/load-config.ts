@@ -30,6 +30,11 @@ export interface Config {
   trustProxy: boolean | number | string[];
   logLevel: string;
   simPort: number;
+  redisUrl: string | undefined;
+  phoneDefaultRegion: string;
+  phoneAllowedRegions: string[];
+  phoneConflict: 'refuse' | 'merge';
+  smsDailyBudget: number;
 }
 
 /** Thrown for bad configuration; the message names the variable, never a secret's value. */
@@ -114,6 +119,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustProxy: parseTrustProxy(get('WXAUTH_TRUST_PROXY')!),
     logLevel,
     simPort: int('WXAUTH_SIM_PORT', 0, 65535),
+    redisUrl: get('WXAUTH_REDIS_URL'),
+    phoneDefaultRegion: region(get('WXAUTH_PHONE_DEFAULT_REGION')!, 'WXAUTH_PHONE_DEFAULT_REGION'),
+    phoneAllowedRegions: get('WXAUTH_PHONE_ALLOWED_REGIONS')!
+      .split(',')
+      .map((r) => region(r.trim(), 'WXAUTH_PHONE_ALLOWED_REGIONS')),
+    phoneConflict: oneOf(
+      get('WXAUTH_PHONE_CONFLICT')!,
+      ['refuse', 'merge'] as const,
+      'WXAUTH_PHONE_CONFLICT',
+    ),
+    smsDailyBudget: int('WXAUTH_SMS_DAILY_BUDGET', 1, 10_000_000),
   });
 }
 
@@ -151,6 +167,17 @@ function checkApp(appId: unknown, secret: unknown, base: unknown, where: string)
     throw new ConfigError(`${where}: apiBaseUrl must be an http(s) URL`);
   }
   return { appId, secret, apiBaseUrl: base.replace(/\/+$/, '') };
+}
+
+function region(value: string, name: string): string {
+  if (!/^[A-Z]{2}$/.test(value)) throw new ConfigError(`${name} must list ISO 3166 region codes such as CN`);
+  return value;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new ConfigError(`${name} must be one of ${allowed.join(', ')}`);
+  return value as T;
 }
 
 function parseTrustProxy(raw: string): boolean | number | string[] {

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type Simulator, startSimulator } from '@wxauth/wechat-sim';
 import type { FastifyInstance } from 'fastify';
+import { isInboxProvider } from '../adapters/sms/inbox-provider.ts';
+import type { SmsProvider } from '../adapters/sms/sms-provider.types.ts';
 import type { WechatAppConfig } from '../config/load-config.ts';
+import { AppError } from '../errors.ts';
 
 /** The app dev mode registers with its simulator. Fixed, so a restarted server keeps its users. */
 export const DEV_APP_ID = 'wxdev0000000000001';
@@ -9,7 +12,8 @@ export const DEV_APP_ID = 'wxdev0000000000001';
 export interface DevEnvironment {
   simulator: Simulator;
   app: WechatAppConfig;
-  routes: (app: FastifyInstance) => Promise<void>;
+  /** GET /__dev and, with the inbox provider, GET /__dev/sms. */
+  routes: (sms: SmsProvider) => (app: FastifyInstance) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -32,11 +36,24 @@ export async function startDevEnvironment(options: {
   return {
     simulator,
     app,
-    routes: async (fastify) => {
+    routes: (sms) => async (fastify) => {
       fastify.get('/__dev', { schema: { hide: true } }, async () => ({
         simulator: simulator.url,
         appId: DEV_APP_ID,
       }));
+      fastify.get<{ Querystring: { phone?: string } }>(
+        '/__dev/sms',
+        { schema: { hide: true } },
+        async (request) => {
+          if (!isInboxProvider(sms)) {
+            throw new AppError('not_found', {
+              message: 'The SMS inbox exists only with the dev inbox provider.',
+            });
+          }
+          const phone = typeof request.query.phone === 'string' ? request.query.phone : undefined;
+          return { messages: sms.messages(phone) };
+        },
+      );
     },
     close: () => simulator.close(),
   };

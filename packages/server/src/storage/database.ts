@@ -100,6 +100,49 @@ export interface AuthEventsTable {
   detail: ColumnType<Record<string, unknown> | null, string | null, string | null>;
 }
 
+export interface SmsCodesTable {
+  id: string;
+  phone: string;
+  /** 'login' | 'bind' */
+  purpose: string;
+  /** HMAC-SHA256(pepper, purpose ‖ phone ‖ id ‖ code): never the code (R11). */
+  code_hmac: Buffer;
+  attempts: number;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  consumed_at: NullableTimestamp;
+  invalidated_at: NullableTimestamp;
+}
+
+export interface SmsSendsTable {
+  id: Generated<string>;
+  phone: string;
+  ip: string | null;
+  purpose: string;
+  /** 'pending' | 'sent' | 'unknown' | 'failed' */
+  status: string;
+  provider: string;
+  provider_message_id: string | null;
+  reason: string | null;
+  created_at: Timestamp;
+}
+
+export interface SmsPhoneFailuresTable {
+  phone: string;
+  failures: number;
+  window_started_at: Timestamp;
+  locked_until: NullableTimestamp;
+}
+
+export interface UserMergesTable {
+  id: Generated<string>;
+  absorbed_user_id: string;
+  into_user_id: string;
+  reason: string;
+  at: Timestamp;
+  detail: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+}
+
 export interface Database {
   users: UsersTable;
   wechat_identities: WechatIdentitiesTable;
@@ -108,4 +151,8 @@ export interface Database {
   login_codes: LoginCodesTable;
   wechat_access_tokens: WechatAccessTokensTable;
   auth_events: AuthEventsTable;
+  sms_codes: SmsCodesTable;
+  sms_sends: SmsSendsTable;
+  sms_phone_failures: SmsPhoneFailuresTable;
+  user_merges: UserMergesTable;
 }

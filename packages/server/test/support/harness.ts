@@ -1,5 +1,6 @@
 import { type SimAppConfig, type Simulator, startSimulator } from '@wxauth/wechat-sim';
 import type { FastifyInstance } from 'fastify';
+import type { SmsProvider } from '../../src/adapters/sms/sms-provider.types.ts';
 import { buildApp } from '../../src/app.ts';
 import { type Clock, systemClock } from '../../src/clock.ts';
 import { generateKeySetJson, type KeySet, parseKeySet } from '../../src/config/keys.ts';
@@ -40,6 +41,7 @@ export async function startHarness(options: {
   env?: Record<string, string>;
   clock?: Clock;
   instanceId?: string;
+  smsProvider?: SmsProvider;
 }): Promise<Harness> {
   const apps = options.apps ?? [
     { appId: APP_ID, secret: APP_SECRET, unionBound: true },
@@ -62,6 +64,7 @@ export async function startHarness(options: {
     clock: options.clock ?? systemClock,
     logger: createLogger({ level: 'debug', destination: logs.stream }),
     ...(options.instanceId ? { instanceId: options.instanceId } : {}),
+    ...(options.smsProvider ? { smsProvider: options.smsProvider } : {}),
   });
   const app = await buildApp(deps);
   await app.ready();
@@ -96,4 +99,20 @@ export async function wechatLogin(
     payload: { code: user.code, appId },
   });
   return { user, res, body: res.json() };
+}
+
+/** The newest SMS code the dev inbox holds for a phone. */
+export function inboxCode(h: Harness, phone: string): string {
+  const inbox = h.deps.smsProvider as unknown as { messages(phone?: string): { code: string }[] };
+  const message = inbox.messages(phone)[0];
+  if (!message) throw new Error(`no SMS for ${phone}`);
+  return message.code;
+}
+
+let phoneCounter = 0;
+/** A fresh, valid mainland mobile number per call (tests share one database). */
+export function newPhone(): string {
+  phoneCounter += 1;
+  const n = (Date.now() % 1e6) * 100 + (process.pid % 10) * 10_000_000 + phoneCounter;
+  return `+86139${String(n % 1e8).padStart(8, '0')}`;
 }

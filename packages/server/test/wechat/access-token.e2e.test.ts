@@ -28,9 +28,9 @@ describe.each(testStores)('access token sharing on $name', (store) => {
     agent = new Agent({ connect: { timeout: 1_000 }, connections: 128 });
   });
   afterAll(async () => {
-    await agent.close();
-    await sim.close();
-    await db.close();
+    await agent?.close();
+    await sim?.close();
+    await db?.close();
   });
 
   function newApp() {

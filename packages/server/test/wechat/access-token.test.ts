@@ -19,7 +19,7 @@ describe.each(testStores)('access token manager on $name', (store) => {
     db = await store.open();
   });
   afterAll(async () => {
-    await db.close();
+    await db?.close();
   });
 
   /** WeChat's stable_token as a script: normal mode returns `current`; force mints a new one. */

@@ -69,6 +69,7 @@ describe('wechat client against the simulator', () => {
       purePhoneNumber: '13800138000',
       countryCode: '86',
     });
+    expect((await rejection(client.getPhoneNumber(code))).code).toBe('wechat_phone_code_invalid'); // used: 40029
     expect(tokens.fetches()).toBe(1);
     expect(count('/cgi-bin/token')).toBe(0); // R6: never the legacy endpoint
 

@@ -56,6 +56,11 @@ describe('errcode table', () => {
     expect(toAppError(err).code).toBe('upstream_unavailable');
   });
 
+  it('maps 40029 on getuserphonenumber to the phone-code error (§7.1)', () => {
+    const err = new WeChatError({ api: 'getuserphonenumber', kind: 'code_invalid', errcode: 40029 });
+    expect(toAppError(err).code).toBe('wechat_phone_code_invalid');
+  });
+
   it('carries Retry-After into the AppError', () => {
     const err = new WeChatError({
       api: 'jscode2session',
