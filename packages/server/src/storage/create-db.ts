@@ -27,6 +27,8 @@ export interface Db {
   close(): Promise<void>;
   /** Throws when the database cannot answer; /readyz uses it. */
   ping(): Promise<void>;
+  /** The PostgreSQL schema in use when not the default (tests); migrations keep their tables there. */
+  schema?: string;
   /** PGlite only: a dump of the data dir (tests clone a migrated template from it). */
   dumpDataDir?: () => Promise<Blob>;
 }
@@ -46,6 +48,7 @@ export function createDb(options: DbOptions): Db {
     return {
       kysely,
       kind: 'postgres',
+      ...(options.schema ? { schema: options.schema } : {}),
       close: () => kysely.destroy(),
       ping: async () => {
         await sql`select 1`.execute(kysely);
@@ -73,9 +76,20 @@ export function createDb(options: DbOptions): Db {
   };
 }
 
+/**
+ * Kysely looks for its lock table across all schemas; with several schemas on one server (parallel
+ * test files) it could see another schema's table and skip creating its own. Naming the schema fixes that.
+ */
+function migrator(db: Db): Migrator {
+  return new Migrator({
+    db: db.kysely,
+    provider: migrationProvider,
+    ...(db.schema ? { migrationTableSchema: db.schema } : {}),
+  });
+}
+
 export async function migrateToLatest(db: Db): Promise<void> {
-  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await migrator(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`migration ${failed ?? '?'} failed`, { cause: error });
@@ -84,7 +98,6 @@ export async function migrateToLatest(db: Db): Promise<void> {
 
 /** True when every known migration has been applied. */
 export async function isMigrated(db: Db): Promise<boolean> {
-  const migrator = new Migrator({ db: db.kysely, provider: migrationProvider });
-  const all = await migrator.getMigrations();
+  const all = await migrator(db).getMigrations();
   return all.every((m) => m.executedAt !== undefined) && all.some((m) => m.name === LATEST_MIGRATION);
 }

@@ -175,7 +175,13 @@ export function outcomeLabel(err: WeChatError): string {
 
 export function toAppError(err: WeChatError): AppError {
   const options = err.retryAfter !== undefined ? { cause: err, retryAfter: err.retryAfter } : { cause: err };
-  return new AppError(KINDS[err.kind].appCode, options);
+  return new AppError(appCodeOf(err), options);
+}
+
+function appCodeOf(err: WeChatError): ErrorCode {
+  // §7.1: on getuserphonenumber 40029 is the button's phone code, not the wx.login code; the remedy differs.
+  if (err.kind === 'code_invalid' && err.api === 'getuserphonenumber') return 'wechat_phone_code_invalid';
+  return KINDS[err.kind].appCode;
 }
 
 /** Seconds (1–60) until the next wall-clock minute: WeChat's minute quota resets there (§0 45011, R4). */
