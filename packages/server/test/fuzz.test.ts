@@ -12,6 +12,10 @@ const ENDPOINTS: { method: 'GET' | 'POST' | 'DELETE'; url: string; auth: boolean
   { method: 'GET', url: '/v1/me', auth: true },
   { method: 'GET', url: '/v1/sessions', auth: true },
   { method: 'DELETE', url: '/v1/sessions/abc', auth: true },
+  { method: 'POST', url: '/v1/auth/sms/send', auth: false },
+  { method: 'POST', url: '/v1/auth/sms/login', auth: false },
+  { method: 'POST', url: '/v1/auth/wechat/phone-login', auth: false },
+  { method: 'POST', url: '/v1/me/phone', auth: true },
 ];
 
 const FIELDS = [
@@ -39,6 +43,7 @@ const nasty = fc.oneof(
     'null',
     'true',
   ),
+  fc.constantFrom('13800138000', '+8613800138000', '+85261234567', '١٣٨٠٠١٣٨٠٠٠', 'login', 'bind'),
   fc.integer(),
   fc.double(),
   fc.constant(null),

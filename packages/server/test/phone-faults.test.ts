@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmsProvider, SmsProviderError } from '../src/adapters/sms/sms-provider.types.ts';
 import { createManualClock } from '../src/clock.ts';
@@ -119,6 +120,33 @@ describe('phone login under faults', () => {
     expect(again.statusCode).toBe(429);
     expect(Number(again.headers['retry-after'])).toBeLessThanOrEqual(60);
   });
+
+  it.runIf(process.env.TEST_REDIS_URL)(
+    'with real Redis: deleting the counters mid-test does not reopen the limits',
+    async () => {
+      const clock = createManualClock(Date.now() + 45 * 86_400_000);
+      const h = await start({ db, clock, env: { WXAUTH_REDIS_URL: process.env.TEST_REDIS_URL! } });
+      const phone = newPhone();
+      expect((await send(h, phone)).statusCode).toBe(202);
+      const redis = new Redis(process.env.TEST_REDIS_URL!);
+      try {
+        // FLUSHALL would disturb other test files sharing this Redis: delete exactly this phone's counters.
+        const keys = await redis.keys(`wxauth:rl:*${phone}*`);
+        expect(keys.length).toBeGreaterThan(0);
+        await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+      const again = await send(h, phone);
+      expect(again.statusCode).toBe(429);
+      const ledger = await db.kysely
+        .selectFrom('sms_sends')
+        .select('id')
+        .where('phone', '=', phone)
+        .execute();
+      expect(ledger).toHaveLength(1);
+    },
+  );
 
   it('merge policy: binding a phone owned by another account absorbs that account', async () => {
     const clock = createManualClock(Date.now() + 60 * 86_400_000);

@@ -177,13 +177,11 @@ export function createSmsVerifyRepository(trx: Kysely<Database>) {
           locked_until: f.lockedUntil,
         })
         .onConflict((oc) =>
-          oc
-            .column('phone')
-            .doUpdateSet({
-              failures: f.failures,
-              window_started_at: f.windowStartedAt,
-              locked_until: f.lockedUntil,
-            }),
+          oc.column('phone').doUpdateSet({
+            failures: f.failures,
+            window_started_at: f.windowStartedAt,
+            locked_until: f.lockedUntil,
+          }),
         )
         .execute();
     },

@@ -123,6 +123,16 @@ describe('memory limiter bounds', () => {
     expect(limiter.size()).toBe(1);
   });
 
+  it('keeps counting when the clock steps back, never handing out a fresh budget', async () => {
+    const clock = createManualClock(START + 61_000);
+    const limiter = createMemoryRateLimiter({ clock });
+    const rule: LimitRule = { name: 'step', windowMs: 60_000, max: 2 };
+    await limiter.hit(rule, 'k');
+    await limiter.hit(rule, 'k');
+    clock.set(START + 59_000); // NTP stepped the clock back across the window boundary
+    expect(await limiter.hit(rule, 'k')).toEqual({ allowed: false, count: 2, retryAfterSec: 1 });
+  });
+
   it('never holds more than maxKeys counters; drops the ones closest to expiry first', async () => {
     const clock = createManualClock(START);
     let evicted = 0;

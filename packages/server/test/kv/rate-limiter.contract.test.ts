@@ -121,6 +121,7 @@ describe.each(limiterTargets)('rate limiter contract on $name', (target) => {
     await expect(limiter.hitAll([rule, rule], () => 'k')).rejects.toThrow(TypeError);
     await expect(limiter.hit({ name: 'x', windowMs: 0, max: 1 }, 'k')).rejects.toThrow(TypeError);
     await expect(limiter.hit({ name: 'x', windowMs: 1000, max: Number.NaN }, 'k')).rejects.toThrow(TypeError);
+    await expect(limiter.hit({ name: 'a:b', windowMs: 1000, max: 1 }, 'k')).rejects.toThrow(TypeError);
     expect((await limiter.hit(rule, 'k')).count).toBe(1);
     expect(await limiter.hit({ name: 'closed', windowMs: 1000, max: 0 }, 'k')).toMatchObject({
       allowed: false,

@@ -25,7 +25,12 @@ export function assertRule(rule: LimitRule): void {
   if (!Number.isSafeInteger(rule.max) || rule.max < 0) {
     throw new TypeError(`rate-limit rule ${rule.name}: max must be a non-negative integer`);
   }
-  if (rule.name.length === 0) throw new TypeError('rate-limit rule without a name');
+  // Redis keys are `prefix name:key:window`: a name without ':' keeps that split unambiguous.
+  if (rule.name.length === 0 || rule.name.includes(':')) {
+    throw new TypeError(
+      `rate-limit rule name must be non-empty without ':' (got ${JSON.stringify(rule.name)})`,
+    );
+  }
 }
 
 /** One counter a `hitAll` call touches, with its count before (refused) or after (allowed) the call. */

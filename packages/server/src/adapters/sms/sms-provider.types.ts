@@ -30,7 +30,12 @@ export class SmsProviderError extends Error {
   /** The vendor's own error code, for logs (never the message body). */
   readonly vendorCode: string | null;
 
-  constructor(outcome: 'failed' | 'unknown', reason: string, vendorCode: string | null = null, options?: { cause?: unknown }) {
+  constructor(
+    outcome: 'failed' | 'unknown',
+    reason: string,
+    vendorCode: string | null = null,
+    options?: { cause?: unknown },
+  ) {
     super(`sms provider ${outcome}: ${reason}${vendorCode ? ` (${vendorCode})` : ''}`, options);
     this.name = 'SmsProviderError';
     this.outcome = outcome;
