@@ -1,7 +1,16 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/storage/create-db.ts';
-import { APP_ID, APP_SECRET, type Harness, startHarness, wechatLogin } from './support/harness.ts';
+import {
+  APP_ID,
+  APP_SECRET,
+  type Harness,
+  inboxCode,
+  newPhone,
+  startHarness,
+  testKeys,
+  wechatLogin,
+} from './support/harness.ts';
 import { pgliteStore } from './support/test-db.ts';
 
 /** R2/B.1 #8: no session_key (or secret, code, token) in any response or log line of a full flow. */
@@ -11,6 +20,7 @@ describe('secrets never leave the server', () => {
   const bodies: string[] = [];
   const codes: string[] = [];
   const refreshTokens: string[] = [];
+  const smsCodes: string[] = [];
 
   beforeAll(async () => {
     db = await pgliteStore.open();
@@ -70,6 +80,25 @@ describe('secrets never leave the server', () => {
         })
       ).body,
     );
+    // Phone login: send, a wrong code, the right code, a bind.
+    for (let i = 0; i < 3; i++) {
+      const phone = newPhone();
+      record((await h.app.inject({ method: 'POST', url: '/v1/auth/sms/send', payload: { phone } })).body);
+      const code = inboxCode(h, phone);
+      smsCodes.push(code);
+      record(
+        (
+          await h.app.inject({
+            method: 'POST',
+            url: '/v1/auth/sms/login',
+            payload: { phone, code: code === '000000' ? '111111' : '000000' },
+          })
+        ).body,
+      );
+      record(
+        (await h.app.inject({ method: 'POST', url: '/v1/auth/sms/login', payload: { phone, code } })).body,
+      );
+    }
     record((await h.app.inject({ url: '/metrics' })).body);
   });
   afterAll(async () => {
@@ -93,6 +122,21 @@ describe('secrets never leave the server', () => {
     expect(logs).not.toContain(APP_SECRET);
     for (const code of codes) expect(logs).not.toContain(code);
     for (const token of refreshTokens) expect(logs).not.toContain(token.split('.')[2]);
+  });
+
+  it('finds no SMS code, OTP pepper or refresh pepper in any response or log line', async () => {
+    const haystack = `${bodies.join('\n')}\n${h.logs.text()}`;
+    expect(smsCodes).toHaveLength(3);
+    // Six digits can occur by chance in ids and timestamps: look for them where a code would be written.
+    for (const code of smsCodes) {
+      expect(haystack).not.toMatch(new RegExp(`"[a-zA-Z]*code"\\s*:\\s*"?${code}`));
+      expect(haystack).not.toContain(`"${code}"`);
+    }
+    const keys = await testKeys();
+    for (const secret of [keys.otpPepper, keys.refreshPepper]) {
+      expect(haystack).not.toContain(secret.toString('base64'));
+      expect(haystack).not.toContain(secret.toString('hex'));
+    }
   });
 
   it('stores no plaintext session_key', async () => {

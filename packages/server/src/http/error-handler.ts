@@ -77,7 +77,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (isAppError(error)) {
       if (error.status >= 500)
-        request.log.warn({ code: error.code, cause: causeSummary(error.cause) }, 'request failed');
+        request.log.warn({ errorCode: error.code, cause: causeSummary(error.cause) }, 'request failed');
       return sendError(reply, request, error);
     }
     const mapped = fromFastify(error);

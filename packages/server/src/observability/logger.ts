@@ -4,21 +4,28 @@ import pino, { type DestinationStream, type Logger } from 'pino';
  * Paths pino blanks before a line is written. Secrets should never be handed to the logger in the
  * first place; this list is the second line of defence (R2, R28). Tests scan captured logs by value.
  */
+const SECRET_FIELDS = [
+  'session_key',
+  'sessionKey',
+  'secret',
+  'appSecret',
+  'access_token',
+  'accessToken',
+  'refreshToken',
+  'refresh_token',
+  'code',
+  'js_code',
+  'password',
+  'token',
+  'pepper',
+];
+
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
-  '*.session_key',
-  '*.sessionKey',
-  '*.secret',
-  '*.appSecret',
-  '*.access_token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.refresh_token',
-  '*.code',
-  '*.js_code',
-  '*.password',
-  '*.token',
+  // pino's wildcard matches one level: list the top level and the first nesting level.
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
 ];
 
 export type { Logger };
