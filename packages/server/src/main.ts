@@ -1,4 +1,10 @@
+import {
+  createSmsProvider,
+  parseSmsProviderConfig,
+  SmsConfigError,
+} from './adapters/sms/create-sms-provider.ts';
 import { buildApp } from './app.ts';
+import { systemClock } from './clock.ts';
 import { loadOrCreateDevKeys, parseKeySet } from './config/keys.ts';
 import { ConfigError, loadConfig } from './config/load-config.ts';
 import { createDeps } from './deps.ts';
@@ -8,10 +14,12 @@ import { createLogger } from './observability/logger.ts';
 /** load config → create deps → build app → listen; close everything in order on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
+  let smsConfig: ReturnType<typeof parseSmsProviderConfig>;
   try {
     config = loadConfig();
+    smsConfig = parseSmsProviderConfig(process.env);
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof SmsConfigError) {
       process.stderr.write(`wxauth: configuration error: ${err.message}\n`);
       process.exit(2);
     }
@@ -40,11 +48,20 @@ async function main(): Promise<void> {
     keys,
     logger,
     background: true,
+    smsProvider: createSmsProvider(smsConfig, { clock: systemClock }),
     ...(dev ? { apps: [dev.app] } : {}),
   });
   const app = await buildApp({ ...deps, ...(dev ? { extraRoutes: [dev.routes(deps.smsProvider)] } : {}) });
   const address = await app.listen({ port: config.port, host: config.host });
-  logger.info({ address, store: deps.db.kind, devMode: config.devMode }, 'wxauth listening');
+  logger.info(
+    { address, store: deps.db.kind, devMode: config.devMode, sms: smsConfig.provider },
+    'wxauth listening',
+  );
+  if (!config.devMode && smsConfig.provider === 'inbox') {
+    logger.warn(
+      'WXAUTH_SMS_PROVIDER is the dev inbox: SMS codes are kept in memory and never sent. Configure tencent or aliyun.',
+    );
+  }
   if (dev) {
     logger.warn(
       { simulator: dev.simulator.url, appId: dev.app.appId },

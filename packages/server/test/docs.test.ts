@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { SMS_VARIABLES } from '../src/adapters/sms/create-sms-provider.ts';
 import { VARIABLES } from '../src/config/config.schema.ts';
 import { ERROR_CODES } from '../src/errors.ts';
 
@@ -20,7 +21,7 @@ describe('docs stay in sync with the code', () => {
 
   it('docs/config.md documents every variable with its default', () => {
     const doc = read('docs/config.md');
-    for (const v of VARIABLES) {
+    for (const v of [...VARIABLES, ...SMS_VARIABLES]) {
       expect(doc, v.name).toContain(`\`${v.name}\``);
       if ('default' in v) expect(doc, `${v.name} default`).toContain(`\`${v.default}\``);
     }

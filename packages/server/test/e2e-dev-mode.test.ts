@@ -89,6 +89,16 @@ describe('dev mode, end to end', () => {
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     expect(metrics).toMatch(/wxauth_wechat_calls_total\{api="jscode2session",errcode="0"\} 1/);
     expect(server.output()).not.toContain(sim.sessionKey);
+
+    // Phone login through the dev SMS inbox.
+    const phone = '+8613912345678';
+    expect((await post(`${server.url}/v1/auth/sms/send`, { phone: '139 1234 5678' })).status).toBe(202);
+    const inbox = (await json(await fetch(`${server.url}/__dev/sms?phone=${encodeURIComponent(phone)}`)))
+      .body;
+    expect(inbox.messages).toHaveLength(1);
+    const smsLogin = await post(`${server.url}/v1/auth/sms/login`, { phone, code: inbox.messages[0].code });
+    expect(smsLogin.status).toBe(200);
+    expect(smsLogin.body.user.phone).toBe(phone);
     expect(await stop(server)).toBe(0);
 
     // Same data dir: same keys, same database, same user; the old refresh token still works.

@@ -1,5 +1,21 @@
 export { signSessionKey } from './crypto.ts';
 export { createSimulator, startSimulator } from './simulator.ts';
+export { createAliyunSmsSim } from './sms/aliyun.ts';
+export { createSmsSimulator, startSmsSimulator } from './sms/sms-simulator.ts';
+export { createTencentSmsSim } from './sms/tencent.ts';
+export type {
+  AliyunSmsLimits,
+  AliyunSmsSimOptions,
+  SmsSimFault,
+  SmsSimMessage,
+  SmsSimRequestRecord,
+  SmsSimulator,
+  SmsSimulatorOptions,
+  SmsVendor,
+  SmsVendorSim,
+  TencentSmsLimits,
+  TencentSmsSimOptions,
+} from './sms/types.ts';
 export type {
   SimAppConfig,
   SimCallRecord,

@@ -97,7 +97,8 @@ function fromSdkError(error: unknown, timedOut: boolean): SmsProviderError {
       'statusCode' in error && typeof error.statusCode === 'number' ? error.statusCode : undefined;
     const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
     if (status !== undefined) {
-      // A gateway's 5xx without a POP code is about delivery, not the request: classify by status.
+      // 5xx is about delivery, not the request: classify by status. The SDK writes a missing Code as the
+      // string 'undefined'.
       if (status >= 500 || !code || code === 'undefined') return httpStatusError(status);
       return failedFor(code);
     }

@@ -31,7 +31,10 @@ export function createSmsProvider(config: SmsProviderConfig, deps: { clock: Cloc
     case 'aliyun': {
       const { provider, ...options } = config;
       const wanted = options.protocol?.toLowerCase();
-      resolveEndpoint(options.endpoint ?? 'dysmsapi.aliyuncs.com', wanted === 'http' ? 'http' : undefined);
+      resolveEndpoint(
+        options.endpoint ?? 'dysmsapi.aliyuncs.com',
+        wanted === 'http' || wanted === 'https' ? wanted : undefined,
+      );
       return lazyProvider(provider, async () =>
         (await import('./aliyun-provider.ts')).createAliyunSmsProvider(options),
       );

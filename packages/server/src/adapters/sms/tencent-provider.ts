@@ -1,3 +1,4 @@
+import { Agent } from 'node:http';
 import tencentcloud from 'tencentcloud-sdk-nodejs-sms';
 import {
   assertE164,
@@ -10,7 +11,8 @@ import {
 import { type SmsProvider, SmsProviderError } from './sms-provider.types.ts';
 
 // The SDK is CommonJS: Node's ESM loader hands its module.exports over as the default export, and
-// TypeScript (module nodenext) types the default import the same way.
+// TypeScript (module nodenext) types the default import the same way. It has no `default` property of its
+// own, so vitest's interop agrees too (unlike the Aliyun SDK, see aliyun-provider.ts).
 const SmsClient = tencentcloud.sms.v20210111.Client;
 type SmsClient = InstanceType<typeof SmsClient>;
 type SendSmsRequest = Parameters<SmsClient['SendSms']>[0];
@@ -52,6 +54,9 @@ export function createTencentSmsProvider(options: TencentSmsOptions): SmsProvide
         reqMethod: 'POST',
         // Seconds. Our own deadline (an AbortSignal) fires first; this only backs it up.
         reqTimeout: timeoutMs / 1000 + 1,
+        // Without an agent the SDK routes through $http_proxy, which cannot reach a loopback simulator;
+        // plain http is only ever loopback (resolveEndpoint), so this never bypasses a proxy in production.
+        ...(protocol === 'http' ? { agent: new Agent({ keepAlive: true }) } : {}),
       },
     },
   });
