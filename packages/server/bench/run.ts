@@ -40,6 +40,9 @@ async function startServer(env: Record<string, string>): Promise<Server> {
       WXAUTH_APPS: JSON.stringify([{ appId: APP_ID, secret: SECRET, apiBaseUrl: sim.url }]),
       WXAUTH_KEYS: keys,
       WXAUTH_LOG_LEVEL: 'warn',
+      // One load generator on one address: the per-IP limits (R23) would measure themselves.
+      WXAUTH_LOGIN_RATE_PER_MINUTE: '0',
+      WXAUTH_REFRESH_RATE_PER_HOUR: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { RateLimiter } from './adapters/kv/kv.types.ts';
 import type { Config } from './config/load-config.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
+import { ipLimit } from './http/ip-limit.ts';
 import { opsRoutes } from './http/ops.routes.ts';
 import { ErrorBody } from './http/schemas.ts';
 import { loginRoutes } from './login/login.routes.ts';
@@ -23,7 +24,7 @@ import type { UsersRepository } from './users/users.repository.ts';
 import { usersRoutes } from './users/users.routes.ts';
 
 export interface AppDeps {
-  config: Pick<Config, 'trustProxy'>;
+  config: Pick<Config, 'trustProxy' | 'loginRatePerMinute' | 'refreshRatePerHour'>;
   logger: Logger;
   metrics: Metrics;
   db: Db;
@@ -86,8 +87,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(opsRoutes({ db: deps.db, metrics: deps.metrics }));
-  await app.register(loginRoutes(deps.login));
-  await app.register(sessionsRoutes(deps.sessions, deps.signer));
+  // R23: per-IP limits on the credential endpoints (0 = off, for benchmarks).
+  const { loginRatePerMinute: loginRate, refreshRatePerHour: refreshRate } = deps.config;
+  const limits = {
+    login:
+      loginRate > 0
+        ? ipLimit(deps.verifyLimiter, { name: 'login_ip_1m', windowMs: 60_000, max: loginRate })
+        : null,
+    refresh:
+      refreshRate > 0
+        ? ipLimit(deps.verifyLimiter, { name: 'refresh_ip_1h', windowMs: 3_600_000, max: refreshRate })
+        : null,
+  };
+  await app.register(loginRoutes(deps.login, limits.login));
+  await app.register(sessionsRoutes(deps.sessions, deps.signer, limits.refresh));
   await app.register(usersRoutes(deps.users, deps.sessions));
   await app.register(
     phoneRoutes({
@@ -95,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       phoneLogin: deps.phoneLogin,
       sessions: deps.sessions,
       verifyLimiter: deps.verifyLimiter,
+      loginLimit: limits.login,
     }),
   );
   for (const extra of deps.extraRoutes ?? []) await app.register(extra);

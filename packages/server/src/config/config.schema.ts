@@ -130,6 +130,18 @@ export const VARIABLES = [
       'SMS sends allowed per day (China time) across all phones; a warning is logged at 80 %, sending stops at 100 %.',
   },
   {
+    name: 'WXAUTH_LOGIN_RATE_PER_MINUTE',
+    default: '60',
+    description:
+      'WeChat and phone logins allowed per client IP per minute (R23). 0 turns the limit off (benchmarks only).',
+  },
+  {
+    name: 'WXAUTH_REFRESH_RATE_PER_HOUR',
+    default: '1800',
+    description:
+      'Token refreshes allowed per client IP per hour (R23). 0 turns the limit off (benchmarks only).',
+  },
+  {
     name: 'WXAUTH_SIM_PORT',
     default: '0',
     description: 'Dev mode only: port of the built-in WeChat simulator (0 picks a free one).',

@@ -35,6 +35,8 @@ export interface Config {
   phoneAllowedRegions: string[];
   phoneConflict: 'refuse' | 'merge';
   smsDailyBudget: number;
+  loginRatePerMinute: number;
+  refreshRatePerHour: number;
 }
 
 /** Thrown for bad configuration; the message names the variable, never a secret's value. */
@@ -130,6 +132,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'WXAUTH_PHONE_CONFLICT',
     ),
     smsDailyBudget: int('WXAUTH_SMS_DAILY_BUDGET', 1, 10_000_000),
+    loginRatePerMinute: int('WXAUTH_LOGIN_RATE_PER_MINUTE', 0, 1_000_000),
+    refreshRatePerHour: int('WXAUTH_REFRESH_RATE_PER_HOUR', 0, 10_000_000),
   });
 }
 

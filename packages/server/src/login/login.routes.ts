@@ -1,14 +1,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { requestMeta } from '../http/request-meta.ts';
 import { AppId, errorResponses, TokenResponseSchema, WechatCode } from '../http/schemas.ts';
 import type { LoginService } from './login.service.ts';
 
-export function loginRoutes(login: LoginService): FastifyPluginAsyncTypebox {
+export function loginRoutes(
+  login: LoginService,
+  limit: ((request: FastifyRequest) => Promise<void>) | null,
+): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.post(
       '/v1/auth/wechat/login',
       {
+        ...(limit ? { preHandler: limit } : {}),
         schema: {
           tags: ['auth'],
           summary: 'Log in with a wx.login code',

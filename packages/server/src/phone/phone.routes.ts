@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { LimitRule, RateLimiter } from '../adapters/kv/kv.types.ts';
 import { AppError } from '../errors.ts';
@@ -20,6 +21,8 @@ export function phoneRoutes(deps: {
   sessions: SessionsService;
   /** Falls back to memory when Redis is down: verification must stay available and limited (R24). */
   verifyLimiter: RateLimiter;
+  /** R23's per-IP login limit (null = off). */
+  loginLimit: ((request: FastifyRequest) => Promise<void>) | null;
 }): FastifyPluginAsyncTypebox {
   return async (app) => {
     const requireAuth = createRequireAuth(deps.sessions);
@@ -80,6 +83,7 @@ export function phoneRoutes(deps: {
       },
       async (request) => {
         await limitVerify(request.ip);
+        await deps.loginLimit?.(request);
         return deps.phoneLogin.loginWithSms(request.body, requestMeta(request));
       },
     );
@@ -97,7 +101,10 @@ export function phoneRoutes(deps: {
           response: { 200: TokenResponseSchema, ...errorResponses(400, 403, 409, 503) },
         },
       },
-      async (request) => deps.phoneLogin.loginWithWechatPhone(request.body, requestMeta(request)),
+      async (request) => {
+        await deps.loginLimit?.(request);
+        return deps.phoneLogin.loginWithWechatPhone(request.body, requestMeta(request));
+      },
     );
 
     app.post(

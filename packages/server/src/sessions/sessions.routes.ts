@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { claimsOf, createRequireAuth } from '../http/auth.ts';
 import { requestMeta } from '../http/request-meta.ts';
@@ -15,7 +16,11 @@ const SessionSchema = Type.Object({
   current: Type.Boolean(),
 });
 
-export function sessionsRoutes(sessions: SessionsService, signer: TokenSigner): FastifyPluginAsyncTypebox {
+export function sessionsRoutes(
+  sessions: SessionsService,
+  signer: TokenSigner,
+  refreshLimit: ((request: FastifyRequest) => Promise<void>) | null,
+): FastifyPluginAsyncTypebox {
   return async (app) => {
     const requireAuth = createRequireAuth(sessions);
     const bearer = [{ bearer: [] as string[] }];
@@ -23,6 +28,7 @@ export function sessionsRoutes(sessions: SessionsService, signer: TokenSigner): 
     app.post(
       '/v1/auth/token/refresh',
       {
+        ...(refreshLimit ? { preHandler: refreshLimit } : {}),
         schema: {
           tags: ['sessions'],
           summary: 'Rotate a refresh token',

@@ -54,6 +54,9 @@ export async function startHarness(options: {
     WXAUTH_APPS: JSON.stringify(apps.map((a) => ({ appId: a.appId, secret: a.secret, apiBaseUrl: sim.url }))),
     WXAUTH_KEYS: '{}',
     WXAUTH_LOG_LEVEL: 'debug',
+    // Tests log in hundreds of times from one address; rate-limits.test.ts checks the real defaults.
+    WXAUTH_LOGIN_RATE_PER_MINUTE: '1000000',
+    WXAUTH_REFRESH_RATE_PER_HOUR: '1000000',
     ...options.env,
   });
   const logs = createLogCapture();
