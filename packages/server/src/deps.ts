@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { getCountryCallingCode } from 'libphonenumber-js/max';
 import type { Dispatcher } from 'undici';
 import {
   createFallbackRateLimiter,
@@ -24,6 +25,8 @@ import { createLoginCodesRepository } from './login/login-codes.repository.ts';
 import { createAuthEvents } from './observability/auth-events.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createConversionRepository } from './phone/conversion.repository.ts';
+import { createConversionMonitor } from './phone/conversion-monitor.ts';
 import { createSmsCodeService } from './phone/phone.service.ts';
 import { createPhoneLoginService, type PhoneApps } from './phone/phone-login.service.ts';
 import { isCountryCode } from './phone/phone-number.ts';
@@ -228,6 +231,14 @@ export async function createDeps(options: CreateDepsOptions) {
     newUserId: () => randomUUID(),
   });
 
+  const conversionMonitor = createConversionMonitor({
+    repository: createConversionRepository(db.kysely),
+    clock,
+    logger,
+    events,
+    dialCodes: config.phoneAllowedRegions.map((r) => `+${getCountryCallingCode(region(r))}`),
+  });
+
   const timers: NodeJS.Timeout[] = [];
   if (options.background) {
     const every = (ms: number, task: () => Promise<unknown>, what: string) => {
@@ -248,6 +259,7 @@ export async function createDeps(options: CreateDepsOptions) {
       'access-token-refresh',
     );
     every(5 * 60_000, () => login.purgeOldCodes(), 'purge-login-codes');
+    every(10 * 60_000, () => conversionMonitor.check(), 'sms-conversion-monitor');
   }
 
   return {
@@ -264,6 +276,7 @@ export async function createDeps(options: CreateDepsOptions) {
     login,
     smsCodes,
     phoneLogin,
+    conversionMonitor,
     smsProvider,
     limiter,
     verifyLimiter,

@@ -24,6 +24,7 @@ const PERSISTED = new Set([
   'wechat.access_token_force_refresh',
   'vault.open_failed',
   'session.logout_all',
+  'sms.conversion_low',
 ]);
 
 export function createAuthEvents(deps: {
