@@ -4,39 +4,9 @@ import { createManualClock } from '../src/clock.ts';
 import type { Db } from '../src/storage/create-db.ts';
 import { type Harness, inboxCode, newPhone, startHarness } from './support/harness.ts';
 import { postgresStore, testStores } from './support/test-db.ts';
+import { expectOverlap, timedPost as post } from './support/timed-http.ts';
 
 /** reliability.md B.3 C4, C5, C6, C12 over real HTTP, with proof that the requests overlapped. */
-interface Timed {
-  status: number;
-  body: Record<string, unknown>;
-  start: number;
-  end: number;
-}
-
-async function post(
-  base: string,
-  path: string,
-  payload: unknown,
-  headers: Record<string, string> = {},
-): Promise<Timed> {
-  const start = performance.now();
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(payload),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-    start,
-    end: performance.now(),
-  };
-}
-
-function expectOverlap(results: Timed[]): void {
-  expect(Math.max(...results.map((r) => r.start))).toBeLessThan(Math.min(...results.map((r) => r.end)));
-}
 
 const listen = async (h: Harness) => {
   await h.app.listen({ port: 0, host: '127.0.0.1' });

@@ -3,46 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../src/storage/create-db.ts';
 import { APP_ID, type Harness, startHarness, wechatLogin } from './support/harness.ts';
 import { postgresStore, testStores } from './support/test-db.ts';
+import { expectOverlap, timedPost as post } from './support/timed-http.ts';
 
 /**
  * Races of reliability.md B.3 over real HTTP, with start/end timestamps to prove the requests overlapped.
  * They run on PGlite everywhere and on real PostgreSQL when TEST_DATABASE_URL is set — PostgreSQL is
  * the one that matters (row locks under READ COMMITTED); PGlite serialises every query.
  */
-interface Timed {
-  status: number;
-  body: Record<string, unknown>;
-  start: number;
-  end: number;
-}
-
-async function post(
-  base: string,
-  path: string,
-  payload: unknown,
-  headers: Record<string, string> = {},
-): Promise<Timed> {
-  const start = performance.now();
-  const res = await fetch(`${base}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(payload),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
-    start,
-    end: performance.now(),
-  };
-}
-
-/** Every request started before any of them finished. */
-function expectOverlap(results: Timed[]): void {
-  const lastStart = Math.max(...results.map((r) => r.start));
-  const firstEnd = Math.min(...results.map((r) => r.end));
-  expect(lastStart).toBeLessThan(firstEnd);
-}
 
 const ITERATIONS = postgresStore ? 50 : 10;
 

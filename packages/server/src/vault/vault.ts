@@ -6,6 +6,7 @@ import {
   type KeyObject,
   randomFillSync,
 } from 'node:crypto';
+import { createClockCache } from '../util/clock-cache.ts';
 import { assertValidVaultKeys, KID_PATTERN, type VaultKeyConfig } from './keys.ts';
 import type { SealContext, Vault, VaultKeyStatus } from './vault.types.ts';
 
@@ -109,45 +110,6 @@ function encodeContext(context: SealContext): { info: string; aadPrefix: string 
   const info = `${column}\0${rowId}`;
   if (Buffer.byteLength(info) > MAX_INFO_BYTES) return null;
   return { info, aadPrefix: `${table}\0${column}\0${rowId}\0` };
-}
-
-/**
- * A bounded cache with CLOCK (second-chance) eviction, an approximation of LRU. Not the usual
- * Map-ordered LRU (delete + re-set on each hit, evict `keys().next()`): V8 Maps keep deleted entries
- * in their hash chains and at their head until a rehash, and at 10k entries that measured ~28 µs per
- * hit on a hot key and ~5 µs per eviction. Here a hit only sets a bit and eviction sweeps fixed slots.
- */
-function createClockCache<V>(capacity: number) {
-  const slots = new Map<string, number>();
-  const keys: string[] = [];
-  const values: V[] = [];
-  const referenced = new Uint8Array(capacity);
-  let hand = 0;
-  return {
-    get(key: string): V | undefined {
-      const slot = slots.get(key);
-      if (slot === undefined) return undefined;
-      referenced[slot] = 1;
-      return values[slot];
-    },
-    /** Only called after a miss, so `key` is never already present. */
-    set(key: string, value: V): void {
-      let slot = keys.length;
-      if (slot >= capacity) {
-        while (referenced[hand] === 1) {
-          referenced[hand] = 0;
-          hand = (hand + 1) % capacity;
-        }
-        slot = hand;
-        hand = (hand + 1) % capacity;
-        slots.delete(keys[slot]!);
-      }
-      keys[slot] = key;
-      values[slot] = value;
-      referenced[slot] = 0;
-      slots.set(key, slot);
-    },
-  };
 }
 
 export function createVault(options: {
