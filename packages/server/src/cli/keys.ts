@@ -1,13 +1,11 @@
-import { generateKeySetJson } from '../config/keys.ts';
+import { runKeysCommand } from '../vault/rotation/keys-command.ts';
 
 /**
- * `node packages/server/src/cli/keys.ts generate` prints a new key set for WXAUTH_KEYS.
- * Rotation steps (add, promote, rewrap, retire) come with the key-rotation job.
+ * `node packages/server/src/cli/keys.ts <generate|status|add|promote|rewrap|retire>`: the key set and
+ * vault key rotation (docs/operations/key-rotation.md). The commands live with the rotation code.
  */
-const [command] = process.argv.slice(2);
-if (command === 'generate') {
-  process.stdout.write(`${await generateKeySetJson()}\n`);
-} else {
-  process.stderr.write('usage: node packages/server/src/cli/keys.ts generate\n');
-  process.exit(2);
-}
+process.exitCode = await runKeysCommand(process.argv.slice(2), {
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+});
