@@ -5,6 +5,7 @@ import { isInboxProvider } from '../adapters/sms/inbox-provider.ts';
 import type { SmsProvider } from '../adapters/sms/sms-provider.types.ts';
 import type { WechatAppConfig } from '../config/load-config.ts';
 import { AppError } from '../errors.ts';
+import { playgroundRoutes } from './playground/playground.routes.ts';
 
 /** The app dev mode registers with its simulator. Fixed, so a restarted server keeps its users. */
 export const DEV_APP_ID = 'wxdev0000000000001';
@@ -54,6 +55,7 @@ export async function startDevEnvironment(options: {
           return { messages: sms.messages(phone) };
         },
       );
+      await fastify.register(playgroundRoutes({ simulator, appId: DEV_APP_ID }));
     },
     close: () => simulator.close(),
   };
@@ -66,5 +68,7 @@ export function tryItText(serverUrl: string, simulatorUrl: string): string {
     `  CODE=$(curl -s -X POST ${simulatorUrl}/__sim/login -H 'content-type: application/json' -d '{"appId":"${DEV_APP_ID}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).code')`,
     `  TOKEN=$(curl -s -X POST ${serverUrl}/v1/auth/wechat/login -H 'content-type: application/json' -d "{\\"code\\":\\"$CODE\\"}" | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')`,
     `  curl -s ${serverUrl}/v1/me -H "authorization: Bearer $TOKEN"`,
+    '',
+    `Or open the playground, a mini program in your browser: ${serverUrl}/playground`,
   ].join('\n');
 }
