@@ -16,6 +16,8 @@ import type { Metrics } from './observability/metrics.ts';
 import { phoneRoutes } from './phone/phone.routes.ts';
 import type { SmsCodeService } from './phone/phone.service.ts';
 import type { PhoneLoginService } from './phone/phone-login.service.ts';
+import type { DecryptService } from './session-keys/decrypt.service.ts';
+import { sessionKeysRoutes } from './session-keys/session-keys.routes.ts';
 import { sessionsRoutes } from './sessions/sessions.routes.ts';
 import type { SessionsService } from './sessions/sessions.service.ts';
 import type { TokenSigner } from './sessions/token-signer.types.ts';
@@ -35,6 +37,7 @@ export interface AppDeps {
   smsCodes: SmsCodeService;
   phoneLogin: PhoneLoginService;
   verifyLimiter: RateLimiter;
+  decrypt: DecryptService;
   /** Extra routes mounted by the composition root (dev mode's /__dev, benchmarks' /__bench). */
   extraRoutes?: ((app: FastifyInstance) => Promise<void>)[];
 }
@@ -59,6 +62,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.decorateRequest('auth', null);
+  // wx.request labels every request application/json, bodiless DELETE and logout included: an empty
+  // JSON body is "no body" (routes that need one still fail validation with 400), not a parse error.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, null);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   app.addSchema(ErrorBody);
   registerErrorHandling(app);
 
@@ -111,6 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       loginLimit: limits.login,
     }),
   );
+  await app.register(sessionKeysRoutes(deps.decrypt, deps.sessions));
   for (const extra of deps.extraRoutes ?? []) await app.register(extra);
 
   return app;

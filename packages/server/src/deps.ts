@@ -20,6 +20,8 @@ import { type Clock, systemClock } from './clock.ts';
 import type { KeySet } from './config/keys.ts';
 import type { Config, WechatAppConfig } from './config/load-config.ts';
 import { AppError } from './errors.ts';
+import { createJobRunsRepository } from './jobs/job-runs.repository.ts';
+import { createScheduler } from './jobs/scheduler.ts';
 import { createLoginService, type LoginApps } from './login/login.service.ts';
 import { createLoginCodesRepository } from './login/login-codes.repository.ts';
 import { createAuthEvents } from './observability/auth-events.ts';
@@ -32,6 +34,9 @@ import { createPhoneLoginService, type PhoneApps } from './phone/phone-login.ser
 import { isCountryCode } from './phone/phone-number.ts';
 import { DEFAULT_SEND_POLICY } from './phone/send-policy.ts';
 import { createSmsRepository } from './phone/sms.repository.ts';
+import { createDecryptService } from './session-keys/decrypt.service.ts';
+import { createSessionKeyCheckJob, type SessionKeyApi } from './session-keys/session-key-check.job.ts';
+import { createSessionKeysRepository } from './session-keys/session-keys.repository.ts';
 import { createRefreshTokenCodec } from './sessions/refresh-token.ts';
 import { createSessionsRepository } from './sessions/sessions.repository.ts';
 import { createSessionsService } from './sessions/sessions.service.ts';
@@ -239,6 +244,42 @@ export async function createDeps(options: CreateDepsOptions) {
     dialCodes: config.phoneAllowedRegions.map((r) => `+${getCountryCallingCode(region(r))}`),
   });
 
+  // Issue 4: the session_key lifecycle — decrypting open data, and the scheduled check/reset job (R7).
+  const sessionKeyApis = new Map<string, SessionKeyApi>([...wechatApps].map(([id, app]) => [id, app.client]));
+  const sessionKeysRepository = createSessionKeysRepository(db.kysely);
+  const jobRuns = createJobRunsRepository(db.kysely);
+  const decrypt = createDecryptService({
+    repository: sessionKeysRepository,
+    apps: sessionKeyApis,
+    vault,
+    clock,
+    metrics,
+    events,
+  });
+  const sessionKeyCheck = createSessionKeyCheckJob({
+    repository: sessionKeysRepository,
+    runs: jobRuns,
+    apps: sessionKeyApis,
+    vault,
+    clock,
+    metrics,
+    logger,
+    instanceId,
+    newId: () => randomUUID(),
+    policy: {
+      rate: config.sessionKeyCheckRate,
+      resetAgeMs: config.sessionKeyResetAgeSec === null ? null : config.sessionKeyResetAgeSec * 1000,
+    },
+  });
+  // Built here, started by main.ts (tests and the CLI never start it unless they mean to).
+  const scheduler = createScheduler({
+    store: db.kind,
+    databaseUrl: config.databaseUrl,
+    jobs: [{ name: sessionKeyCheck.name, cron: config.sessionKeyCheckCron, run: sessionKeyCheck.run }],
+    clock,
+    logger,
+  });
+
   const timers: NodeJS.Timeout[] = [];
   if (options.background) {
     const every = (ms: number, task: () => Promise<unknown>, what: string) => {
@@ -282,8 +323,14 @@ export async function createDeps(options: CreateDepsOptions) {
     verifyLimiter,
     wechatApps,
     instanceId,
+    decrypt,
+    sessionKeys: sessionKeysRepository,
+    sessionKeyCheck,
+    jobRuns,
+    scheduler,
     async close(): Promise<void> {
       for (const t of timers) clearInterval(t);
+      await scheduler.stop();
       // Closes the shared limiter too (it is the fallback limiter's primary).
       await verifyLimiter.close();
       if (!options.db) await db.close();

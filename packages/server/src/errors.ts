@@ -57,6 +57,23 @@ export const ERROR_CODES = {
     message:
       'The getPhoneNumber code is invalid, expired or already used: ask the user to tap the button again.',
   },
+  wechat_identity_required: {
+    status: 400,
+    message:
+      'This session did not begin with WeChat login, so there is no WeChat session key: log in with wx.login.',
+  },
+  encrypted_data_invalid: {
+    status: 400,
+    message: 'encryptedData or iv is malformed, or does not decrypt with the current WeChat session key.',
+  },
+  open_data_app_mismatch: {
+    status: 400,
+    message: 'The decrypted data carries no watermark of this mini program.',
+  },
+  open_data_signature_invalid: {
+    status: 400,
+    message: 'signature does not match sha1(rawData + session_key).',
+  },
   internal_error: { status: 500, message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -57,6 +57,8 @@ async function main(): Promise<void> {
     { address, store: deps.db.kind, devMode: config.devMode, sms: smsConfig.provider },
     'wxauth listening',
   );
+  // R7: the session-key job on its schedule (pg-boss on PostgreSQL, a timer on PGlite); deps.close stops it.
+  await deps.scheduler.start();
   if (!config.devMode && smsConfig.provider === 'inbox') {
     logger.warn(
       'WXAUTH_SMS_PROVIDER is the dev inbox: SMS codes are kept in memory and never sent. Configure tencent or aliyun.',

@@ -186,3 +186,31 @@ describe.each(testStores)('sessions on $name', (store) => {
     }
   });
 });
+
+describe('bodiless requests labelled application/json (as wx.request sends them)', () => {
+  it('accepts an empty JSON body on logout and session deletion, and still requires bodies where needed', async () => {
+    const db = await testStores[0]!.open();
+    const h = await startHarness({ db });
+    try {
+      const a = await wechatLogin(h);
+      const b = await wechatLogin(h, { openid: a.user.openid });
+      const headers = { ...authed(a.body.accessToken), 'content-type': 'application/json' };
+      const bSid = b.body.refreshToken.split('.')[0];
+      const del = await h.app.inject({ method: 'DELETE', url: `/v1/sessions/${bSid}`, headers, payload: '' });
+      expect(del.statusCode, del.body).toBe(204);
+      const out = await h.app.inject({ method: 'POST', url: '/v1/auth/logout', headers, payload: '' });
+      expect(out.statusCode, out.body).toBe(204);
+      const login = await h.app.inject({
+        method: 'POST',
+        url: '/v1/auth/wechat/login',
+        headers: { 'content-type': 'application/json' },
+        payload: '',
+      });
+      expect(login.statusCode).toBe(400);
+      expect(login.json().error.code).toBe('invalid_request');
+    } finally {
+      await h.close();
+      await db.close();
+    }
+  });
+});

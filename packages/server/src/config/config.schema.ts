@@ -142,6 +142,24 @@ export const VARIABLES = [
       'Token refreshes allowed per client IP per hour (R23). 0 turns the limit off (benchmarks only).',
   },
   {
+    name: 'WXAUTH_SESSION_KEY_CHECK_CRON',
+    default: '0 * * * *',
+    description:
+      'When the session-key job runs (cron, UTC): on PostgreSQL as a pg-boss schedule, on PGlite on an in-process timer. `off` disables scheduling (the CLI still runs it).',
+  },
+  {
+    name: 'WXAUTH_SESSION_KEY_CHECK_RATE',
+    default: '50',
+    description:
+      'WeChat calls per second the session-key job may make, per app and cluster-wide (R7). Halved for the rest of a run after a 45011.',
+  },
+  {
+    name: 'WXAUTH_SESSION_KEY_RESET_AGE',
+    default: '0',
+    description:
+      'Seconds after which the session-key job resets a stored key with resetusersessionkey (at most once per user per 24 h); 0 = only keys marked compromised.',
+  },
+  {
     name: 'WXAUTH_SIM_PORT',
     default: '0',
     description: 'Dev mode only: port of the built-in WeChat simulator (0 picks a free one).',

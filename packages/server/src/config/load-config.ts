@@ -35,6 +35,11 @@ export interface Config {
   phoneAllowedRegions: string[];
   phoneConflict: 'refuse' | 'merge';
   smsDailyBudget: number;
+  /** A cron expression, or null when scheduling is off (the scheduler checks it with pg-boss's parser). */
+  sessionKeyCheckCron: string | null;
+  sessionKeyCheckRate: number;
+  /** null: only compromised keys are reset. */
+  sessionKeyResetAgeSec: number | null;
   loginRatePerMinute: number;
   refreshRatePerHour: number;
 }
@@ -132,6 +137,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'WXAUTH_PHONE_CONFLICT',
     ),
     smsDailyBudget: int('WXAUTH_SMS_DAILY_BUDGET', 1, 10_000_000),
+    sessionKeyCheckCron: cron(get('WXAUTH_SESSION_KEY_CHECK_CRON')!),
+    // WeChat's only published cap near this API is resetusersessionkey's 60,000/min (§6): 1000/s.
+    // Higher values are for simulators and benchmarks.
+    sessionKeyCheckRate: int('WXAUTH_SESSION_KEY_CHECK_RATE', 1, 10_000),
+    sessionKeyResetAgeSec: int('WXAUTH_SESSION_KEY_RESET_AGE', 0, 10 * 365 * 86400) || null,
     loginRatePerMinute: int('WXAUTH_LOGIN_RATE_PER_MINUTE', 0, 1_000_000),
     refreshRatePerHour: int('WXAUTH_REFRESH_RATE_PER_HOUR', 0, 10_000_000),
   });
@@ -171,6 +181,16 @@ function checkApp(appId: unknown, secret: unknown, base: unknown, where: string)
     throw new ConfigError(`${where}: apiBaseUrl must be an http(s) URL`);
   }
   return { appId, secret, apiBaseUrl: base.replace(/\/+$/, '') };
+}
+
+/** Five or six cron fields, or `off`; the scheduler validates the fields themselves at start-up. */
+function cron(value: string): string | null {
+  if (value === 'off') return null;
+  const fields = value.split(/\s+/);
+  if (fields.length < 5 || fields.length > 6 || !/^[0-9A-Za-z*,/?#LW -]+$/.test(value)) {
+    throw new ConfigError('WXAUTH_SESSION_KEY_CHECK_CRON must be a cron expression (5 or 6 fields) or off');
+  }
+  return value;
 }
 
 function region(value: string, name: string): string {

@@ -59,6 +59,43 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     registers: [registry],
   });
 
+  const decryptFailures = new Counter({
+    name: 'wxauth_decrypt_failures_total',
+    help: 'POST /v1/wechat/decrypt failures by reason (key_stale, key_rejected, data_invalid, wrong_app, ...).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const jobRuns = new Counter({
+    name: 'wxauth_job_runs_total',
+    help: 'Job runs a worker of this instance took part in, by job and the run status when it left.',
+    labelNames: ['job', 'status'] as const,
+    registers: [registry],
+  });
+  const jobRows = new Counter({
+    name: 'wxauth_job_rows_total',
+    help: 'Rows processed by jobs, by outcome (valid, stale, reset, unreadable, error).',
+    labelNames: ['job', 'outcome'] as const,
+    registers: [registry],
+  });
+  const jobQuotaBackoffs = new Counter({
+    name: 'wxauth_job_quota_backoffs_total',
+    help: 'WeChat minute-quota answers (45011) that made a job wait for the next minute.',
+    labelNames: ['job'] as const,
+    registers: [registry],
+  });
+  const jobRate = new Gauge({
+    name: 'wxauth_job_rate',
+    help: 'WeChat calls per second this instance currently allows a job per app (its share of the configured rate).',
+    labelNames: ['job', 'app_id'] as const,
+    registers: [registry],
+  });
+  const jobLastSuccess = new Gauge({
+    name: 'wxauth_job_last_success_timestamp_seconds',
+    help: 'Unix time at which a run of the job last completed on this instance.',
+    labelNames: ['job'] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
     wechatCalls,
@@ -69,6 +106,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     httpRequests,
     httpDuration,
     authEvents,
+    decryptFailures,
+    jobRuns,
+    jobRows,
+    jobQuotaBackoffs,
+    jobRate,
+    jobLastSuccess,
   };
 }
 

@@ -52,8 +52,12 @@ export function sessionsRoutes(
           tags: ['sessions'],
           summary: 'End this session, or every session of the user',
           security: bearer,
+          // null: an empty body sent as application/json (wx.request does that).
           body: Type.Optional(
-            Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+            Type.Union([
+              Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+              Type.Null(),
+            ]),
           ),
           response: { 204: Type.Null(), ...errorResponses(400, 401) },
         },

@@ -29,6 +29,15 @@ export interface WechatIdentitiesTable {
   session_key_checked_at: NullableTimestamp;
   created_at: Timestamp;
   last_login_at: Timestamp;
+  /** Last resetusersessionkey by the session-key job (at most one per 24 h, R7). */
+  session_key_reset_at: NullableTimestamp;
+  /** The job run that last processed the row: its checkpoint (0003). */
+  session_key_check_run: string | null;
+  /** What that run found: 'valid' | 'stale' | 'unreadable' | 'reset' | 'error'. */
+  session_key_check_outcome: string | null;
+  /** Worker holding the row while its check is in flight, and until when (0003). */
+  session_key_claimed_by: string | null;
+  session_key_claimed_until: NullableTimestamp;
 }
 
 export interface WechatUnionsTable {
@@ -143,6 +152,35 @@ export interface UserMergesTable {
   detail: ColumnType<Record<string, unknown> | null, string | null, string | null>;
 }
 
+export interface JobRunsTable {
+  id: string;
+  job: string;
+  /** 'running' | 'interrupted' | 'succeeded' | 'abandoned' */
+  status: string;
+  started_at: Timestamp;
+  finished_at: NullableTimestamp;
+  heartbeat_at: Timestamp;
+  started_by: string;
+  /** Final totals, counted from the rows when the run ends; while it runs, sum job_run_workers. */
+  checked: number;
+  stale: number;
+  reset: number;
+  errors: number;
+  detail: string | null;
+}
+
+export interface JobRunWorkersTable {
+  run_id: string;
+  worker_id: string;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+  finished_at: NullableTimestamp;
+  checked: number;
+  stale: number;
+  reset: number;
+  errors: number;
+}
+
 export interface Database {
   users: UsersTable;
   wechat_identities: WechatIdentitiesTable;
@@ -155,4 +193,6 @@ export interface Database {
   sms_sends: SmsSendsTable;
   sms_phone_failures: SmsPhoneFailuresTable;
   user_merges: UserMergesTable;
+  job_runs: JobRunsTable;
+  job_run_workers: JobRunWorkersTable;
 }
