@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from '../storage/database.ts';
 
@@ -7,6 +8,11 @@ export interface LoginCodeState {
   errorCode: string | null;
   createdAt: Date;
   completedAt: Date | null;
+}
+
+/** The ledger's key: SHA-256 of appId and code; the code itself is never stored. */
+export function loginCodeHash(appId: string, code: string): Buffer {
+  return createHash('sha256').update(`${appId}\0${code}`).digest();
 }
 
 /**

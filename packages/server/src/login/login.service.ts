@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AppError, type ErrorCode, isAppError } from '../errors.ts';
 import type { AuthEvents } from '../observability/auth-events.ts';
 import type { RequestMeta, SessionsService, TokenResponse } from '../sessions/sessions.service.ts';
 import type { UsersRepository } from '../users/users.repository.ts';
+import { identitySessionKeyContext } from '../vault/sealed-contexts.ts';
 import type { Vault } from '../vault/vault.types.ts';
-import type { LoginCodesRepository } from './login-codes.repository.ts';
+import { type LoginCodesRepository, loginCodeHash } from './login-codes.repository.ts';
 
 /** What the login service needs from the WeChat client of one app. */
 export interface Code2Session {
@@ -45,8 +45,6 @@ export function createLoginService(deps: {
   const waitTimeoutMs = deps.waitTimeoutMs ?? 10_000;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
 
-  const hashCode = (appId: string, code: string) => createHash('sha256').update(`${appId}\0${code}`).digest();
-
   /** The exchange already happened (or is happening) elsewhere: wait for it and follow its outcome. */
   async function followExisting(codeHash: Buffer, appId: string, meta: RequestMeta): Promise<TokenResponse> {
     const deadline = clock.now() + waitTimeoutMs;
@@ -81,7 +79,7 @@ export function createLoginService(deps: {
       meta: RequestMeta,
     ): Promise<TokenResponse> {
       const app = deps.apps.resolve(input.appId);
-      const codeHash = hashCode(app.appId, input.code);
+      const codeHash = loginCodeHash(app.appId, input.code);
       const claimed = await deps.loginCodes.claimLoginCode(codeHash, app.appId, new Date(clock.now()));
       if (!claimed) return followExisting(codeHash, app.appId, meta);
 
@@ -112,11 +110,10 @@ export function createLoginService(deps: {
         method: 'wechat',
         meta,
       });
-      const sessionKeyEnc = deps.vault.seal(upstream.sessionKey, {
-        table: 'wechat_identities',
-        column: 'session_key_enc',
-        rowId: `${app.appId}:${upstream.openid}`,
-      });
+      const sessionKeyEnc = deps.vault.seal(
+        upstream.sessionKey,
+        identitySessionKeyContext(app.appId, upstream.openid),
+      );
       let written: Awaited<ReturnType<UsersRepository['upsertWechatLogin']>>;
       try {
         written = await deps.users.upsertWechatLogin({

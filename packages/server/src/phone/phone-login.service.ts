@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { LoginCodesRepository } from '../login/login-codes.repository.ts';
+import { type LoginCodesRepository, loginCodeHash } from '../login/login-codes.repository.ts';
 import type { AuthEvents } from '../observability/auth-events.ts';
 import { createSessionsRepository } from '../sessions/sessions.repository.ts';
 import type { RequestMeta, SessionsService, TokenResponse } from '../sessions/sessions.service.ts';
@@ -10,6 +9,7 @@ import type { AccessTokenClaims } from '../sessions/token-signer.types.ts';
 import type { Database } from '../storage/database.ts';
 import { createLinkingRepository, type LinkingRepository } from '../users/linking.repository.ts';
 import type { UsersRepository } from '../users/users.repository.ts';
+import { identitySessionKeyContext } from '../vault/sealed-contexts.ts';
 import type { Vault } from '../vault/vault.types.ts';
 import type { SmsCodeService } from './phone.service.ts';
 
@@ -64,7 +64,7 @@ export function createPhoneLoginService(deps: {
     wechat: PhoneWechat,
     code: string,
   ): Promise<WechatIdentityInput> {
-    const codeHash = createHash('sha256').update(`${appId}\0${code}`).digest();
+    const codeHash = loginCodeHash(appId, code);
     if (!(await deps.loginCodes.claimLoginCode(codeHash, appId, new Date(clock.now())))) {
       throw new AppError('wechat_code_invalid');
     }
@@ -92,11 +92,10 @@ export function createPhoneLoginService(deps: {
 
   function seal(identity: WechatIdentityInput) {
     return {
-      sessionKeyEnc: deps.vault.seal(identity.sessionKey, {
-        table: 'wechat_identities',
-        column: 'session_key_enc',
-        rowId: `${identity.appId}:${identity.openid}`,
-      }),
+      sessionKeyEnc: deps.vault.seal(
+        identity.sessionKey,
+        identitySessionKeyContext(identity.appId, identity.openid),
+      ),
       sessionKeyKid: deps.vault.primaryKid(),
     };
   }

@@ -1,7 +1,8 @@
 import { WeChatError } from '../adapters/wechat/errcodes.ts';
 import type { Clock } from '../clock.ts';
 import { isAppError } from '../errors.ts';
-import type { SealContext, Vault } from '../vault/vault.types.ts';
+import { identitySessionKeyContext } from '../vault/sealed-contexts.ts';
+import type { Vault } from '../vault/vault.types.ts';
 import type { CheckOutcome, ClaimedKey } from './session-keys.repository.ts';
 
 /** What the job (and decrypt) need from the WeChat client of one app (adapters/wechat). */
@@ -29,10 +30,6 @@ export interface RowControl {
 const RESET_INTERVAL_MS = 24 * 3_600_000;
 const FATAL = new Set(['daily_quota', 'misconfigured', 'sig_method_invalid']);
 
-export function sessionKeyContext(appId: string, openid: string): SealContext {
-  return { table: 'wechat_identities', column: 'session_key_enc', rowId: `${appId}:${openid}` };
-}
-
 /**
  * The work on one claimed row: open the sealed key, reset it (compromised, or older than the reset
  * age, and not reset in the last 24 h) or check it, and classify what WeChat said.
@@ -45,7 +42,7 @@ export function createRowChecker(deps: { vault: Vault; clock: Clock; resetAgeMs:
     api: SessionKeyApi,
     control: RowControl,
   ): Promise<RowResult> {
-    const context = sessionKeyContext(key.appId, key.openid);
+    const context = identitySessionKeyContext(key.appId, key.openid);
     const sessionKey = vault.open(key.sessionKeyEnc, context);
     // R27: a key the vault cannot open is absent: stale, so decrypt asks for a fresh wx.login.
     if (sessionKey === null) return { kind: 'stale', checked: false };

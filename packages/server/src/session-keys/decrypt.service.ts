@@ -3,8 +3,9 @@ import { AppError, type ErrorCode, isAppError } from '../errors.ts';
 import type { AuthEvents } from '../observability/auth-events.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { RequestMeta } from '../sessions/sessions.service.ts';
+import { identitySessionKeyContext } from '../vault/sealed-contexts.ts';
 import type { Vault } from '../vault/vault.types.ts';
-import { type SessionKeyApi, sessionKeyContext } from './check-row.ts';
+import type { SessionKeyApi } from './check-row.ts';
 import {
   decryptOpenData,
   parseOpenDataInput,
@@ -101,7 +102,7 @@ export function createDecryptService(deps: {
       if (!stored || stored.sessionKeyEnc === null)
         return fail('key_absent', 'session_key_stale', caller, meta);
       if (stored.status === 'stale') return fail('key_stale', 'session_key_stale', caller, meta);
-      const sessionKey = vault.open(stored.sessionKeyEnc, sessionKeyContext(appId, stored.openid));
+      const sessionKey = vault.open(stored.sessionKeyEnc, identitySessionKeyContext(appId, stored.openid));
       // R27: a sealed key the vault refuses is treated as absent (the vault emitted the security event).
       if (sessionKey === null) return fail('key_unreadable', 'session_key_stale', caller, meta);
       const key = sessionKeyBytes(sessionKey);

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../storage/database.ts';
+import { identityUpsert } from './users.repository.ts';
 
 /**
  * Phone identities and account linking/merging. Works on a Kysely instance or a transaction, so the
@@ -74,19 +75,7 @@ export function createLinkingRepository(db: Kysely<Database>) {
       sessionKeyKid: string;
       now: Date;
     }): Promise<string> {
-      const result = await sql<{ user_id: string }>`
-        INSERT INTO wechat_identities (app_id, openid, user_id, unionid, session_key_enc, session_key_kid,
-                                       session_key_status, session_key_updated_at, created_at, last_login_at)
-        VALUES (${input.appId}, ${input.openid}, ${input.userId}, ${input.unionid}, ${input.sessionKeyEnc},
-                ${input.sessionKeyKid}, 'valid', ${input.now}, ${input.now}, ${input.now})
-        ON CONFLICT (app_id, openid) DO UPDATE SET
-          unionid = COALESCE(EXCLUDED.unionid, wechat_identities.unionid),
-          session_key_enc = EXCLUDED.session_key_enc,
-          session_key_kid = EXCLUDED.session_key_kid,
-          session_key_status = 'valid',
-          session_key_updated_at = EXCLUDED.session_key_updated_at,
-          last_login_at = EXCLUDED.last_login_at
-        RETURNING user_id`.execute(db);
+      const result = await identityUpsert(input).execute(db);
       const owner = result.rows[0]!.user_id;
       if (owner === input.userId && input.unionid) {
         await sql`INSERT INTO wechat_unions (unionid, user_id) VALUES (${input.unionid}, ${input.userId})

@@ -1,4 +1,4 @@
-import { type Kysely, sql } from 'kysely';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type NewSession, sessionInsertCtes } from '../sessions/sessions.repository.ts';
 import type { Database } from '../storage/database.ts';
 import type { UserProfile, WechatIdentity } from './users.types.ts';
@@ -23,6 +23,34 @@ interface LoginRow {
   phone: string | null;
   created_at: Date;
   identities: WechatIdentity[] | null;
+}
+
+/**
+ * The identity write every login path shares: a new (appId, openid) row for `userId`, or, when the
+ * identity exists, its newest sealed session_key (the owner stays). Returns the owner's user_id.
+ */
+export function identityUpsert(v: {
+  appId: string;
+  openid: string;
+  userId: string | RawBuilder<unknown>;
+  unionid: string | null;
+  sessionKeyEnc: string;
+  sessionKeyKid: string;
+  now: Date;
+}): RawBuilder<{ user_id: string }> {
+  return sql<{ user_id: string }>`
+    INSERT INTO wechat_identities (app_id, openid, user_id, unionid, session_key_enc, session_key_kid,
+                                   session_key_status, session_key_updated_at, created_at, last_login_at)
+    VALUES (${v.appId}, ${v.openid}, ${v.userId}, ${v.unionid}, ${v.sessionKeyEnc}, ${v.sessionKeyKid},
+            'valid', ${v.now}, ${v.now}, ${v.now})
+    ON CONFLICT (app_id, openid) DO UPDATE SET
+      unionid = COALESCE(EXCLUDED.unionid, wechat_identities.unionid),
+      session_key_enc = EXCLUDED.session_key_enc,
+      session_key_kid = EXCLUDED.session_key_kid,
+      session_key_status = 'valid',
+      session_key_updated_at = EXCLUDED.session_key_updated_at,
+      last_login_at = EXCLUDED.last_login_at
+    RETURNING user_id`;
 }
 
 const identitiesOf = (raw: WechatIdentity[] | null): WechatIdentity[] =>
@@ -57,21 +85,11 @@ export function createUsersRepository(db: Kysely<Database>) {
           ON CONFLICT (unionid) DO UPDATE SET unionid = EXCLUDED.unionid
           RETURNING user_id
         ),
-        ident AS (
-          INSERT INTO wechat_identities (app_id, openid, user_id, unionid, session_key_enc, session_key_kid,
-                                         session_key_status, session_key_updated_at, created_at, last_login_at)
-          VALUES (${w.appId}, ${w.openid},
-                  COALESCE((SELECT user_id FROM existing), (SELECT user_id FROM union_link), ${w.newUserId}),
-                  ${w.unionid}, ${w.sessionKeyEnc}, ${w.sessionKeyKid}, 'valid', ${now}, ${now}, ${now})
-          ON CONFLICT (app_id, openid) DO UPDATE SET
-            unionid = COALESCE(EXCLUDED.unionid, wechat_identities.unionid),
-            session_key_enc = EXCLUDED.session_key_enc,
-            session_key_kid = EXCLUDED.session_key_kid,
-            session_key_status = 'valid',
-            session_key_updated_at = EXCLUDED.session_key_updated_at,
-            last_login_at = EXCLUDED.last_login_at
-          RETURNING user_id
-        ),
+        ident AS (${identityUpsert({
+          ...w,
+          userId: sql`COALESCE((SELECT user_id FROM existing), (SELECT user_id FROM union_link), ${w.newUserId})`,
+          now,
+        })}),
         new_user AS (
           INSERT INTO users (id, phone, created_at, updated_at)
           SELECT user_id, NULL, ${now}, ${now} FROM ident WHERE user_id = ${w.newUserId}

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateKeySetJson, parseKeySet } from '../../src/config/keys.ts';
-import { sessionKeyContext } from '../../src/session-keys/check-row.ts';
 import { createSessionKeysRepository } from '../../src/session-keys/session-keys.repository.ts';
 import { createDb, type Db } from '../../src/storage/create-db.ts';
+import { identitySessionKeyContext } from '../../src/vault/sealed-contexts.ts';
 import { createVault } from '../../src/vault/vault.ts';
 import { APP_ID, APP_SECRET, startHarness } from '../support/harness.ts';
 import { pgliteStore, postgresStore } from '../support/test-db.ts';
@@ -180,7 +180,7 @@ describe.each(stores)('session-key job at scale on $name', (store) => {
               .select('session_key_enc')
               .where('openid', '=', openid)
               .executeTakeFirstOrThrow();
-            return vault.open(row.session_key_enc!, sessionKeyContext(APP_ID, openid));
+            return vault.open(row.session_key_enc!, identitySessionKeyContext(APP_ID, openid));
           }),
         );
         if (!db) await check.close();

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../storage/database.ts';
-import type { SealContext, Vault } from '../../vault/vault.types.ts';
+import { accessTokenContext } from '../../vault/sealed-contexts.ts';
+import type { Vault } from '../../vault/vault.types.ts';
 
 /** The shared access-token row of one app, token already opened (null when absent or unreadable). */
 export interface AccessTokenRecord {
@@ -26,11 +27,7 @@ const ms = (value: Date | null): number | null => (value === null ? null : value
  */
 export function createAccessTokenRepository(deps: { db: Kysely<Database>; vault: Vault }) {
   const { db, vault } = deps;
-  const context = (appId: string): SealContext => ({
-    table: 'wechat_access_tokens',
-    column: 'token_enc',
-    rowId: appId,
-  });
+  const context = accessTokenContext;
 
   return {
     async findByAppId(appId: string): Promise<AccessTokenRecord | null> {
