@@ -197,6 +197,10 @@ export async function createDeps(options: CreateDepsOptions) {
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),
     onError: (err) => logger.warn({ err: err.message }, 'rate-limit store error'),
   });
+  // Redis connects lazily; without this the first requests after a start would spend their 50 ms
+  // deadline on the connection and fail (SMS send closed, the others on the fallback).
+  if (!(await limiter.warmUp(2000)))
+    logger.warn('rate-limit store not ready at start; retrying in the background');
   const verifyLimiter = createFallbackRateLimiter({
     primary: limiter,
     fallback: createMemoryRateLimiter({ clock }),

@@ -15,7 +15,14 @@ function downLimiter(): RateLimiter {
   const fail = async (): Promise<never> => {
     throw new KvUnavailableError({ cause: new Error('down') });
   };
-  return { kind: 'redis', hit: fail, hitAll: fail, reset: fail, close: async () => {} };
+  return {
+    kind: 'redis',
+    hit: fail,
+    hitAll: fail,
+    reset: fail,
+    warmUp: async () => false,
+    close: async () => {},
+  };
 }
 
 async function allowedOf(limiter: RateLimiter, rule: LimitRule, key: string, tries: number): Promise<number> {

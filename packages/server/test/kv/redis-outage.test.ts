@@ -2,7 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KvUnavailableError, type LimitRule, type RateLimiter } from '../../src/adapters/kv/kv.types.ts';
-import { createRedisRateLimiter, rateLimiterRedisOptions } from '../../src/adapters/kv/redis-limiter.ts';
+import {
+  createRedisRateLimiter,
+  HIT_ALL_SHA,
+  rateLimiterRedisOptions,
+} from '../../src/adapters/kv/redis-limiter.ts';
 import { createManualClock } from '../../src/clock.ts';
 import { adminClient, deleteUnder, redisUrl, uniquePrefix } from './limiter-targets.ts';
 
@@ -59,6 +63,9 @@ describe('redis limiter when Redis is down', () => {
       clock: createManualClock(),
     });
     try {
+      const started = performance.now();
+      expect(await limiter.warmUp(150)).toBe(false);
+      expect(performance.now() - started).toBeLessThan(1_000);
       await expectFastUnavailable(() => limiter.hit(rule, 'k'));
       await Promise.all(
         Array.from({ length: 50 }, () => expectFastUnavailable(() => limiter.hit(rule, 'k'))),
@@ -83,6 +90,15 @@ describe.runIf(redisUrl)('redis limiter when Redis is paused', () => {
       await deleteUnder(admin, prefix);
       await admin.quit();
     }
+  });
+
+  it('warms up at start: connected and the script loaded before the first request', async () => {
+    const limiter = createRedisRateLimiter({ redis: redisUrl!, clock: createManualClock(), prefix });
+    limiters.push(limiter);
+    await admin!.script('FLUSH');
+    expect(await limiter.warmUp(2_000)).toBe(true);
+    expect(await admin!.script('EXISTS', HIT_ALL_SHA)).toEqual([1]);
+    expect(await limiter.hit(rule, 'warm')).toMatchObject({ allowed: true, count: 1 });
   });
 
   it('fails within 100 ms during CLIENT PAUSE, then works again', async () => {

@@ -61,6 +61,7 @@ export function createFallbackRateLimiter(options: FallbackRateLimiterOptions): 
         if (!(error instanceof KvUnavailableError)) throw error;
       });
     },
+    warmUp: (timeoutMs) => primary.warmUp(timeoutMs),
     async close() {
       await Promise.all([primary.close(), fallback.close()]);
     },

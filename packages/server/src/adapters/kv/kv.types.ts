@@ -30,6 +30,12 @@ export interface RateLimiter {
   hitAll(rules: readonly LimitRule[], key: (rule: LimitRule) => string): Promise<LimitDecision>;
   /** Forgets the counters of `key` under `rule` (e.g. after a successful verification). */
   reset(rule: LimitRule, key: string): Promise<void>;
+  /**
+   * Connects and prepares the store (Redis: connection and script) so the first request after a
+   * start does not pay for it inside its short deadline. Resolves false when the store did not become
+   * ready within `timeoutMs`; never throws (R24: a missing Redis is not a reason to refuse to start).
+   */
+  warmUp(timeoutMs: number): Promise<boolean>;
   readonly kind: 'memory' | 'redis';
   close(): Promise<void>;
 }

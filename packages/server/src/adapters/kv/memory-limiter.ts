@@ -142,6 +142,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions): Memo
       if (window?.counts.delete(key)) size -= 1;
     },
     size: () => size,
+    warmUp: async () => true,
     async close() {
       windows.clear();
       size = 0;

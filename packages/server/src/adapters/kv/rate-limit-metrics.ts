@@ -50,6 +50,7 @@ export function instrumentRateLimiter(limiter: RateLimiter, metrics: RateLimitMe
     hit: (rule, key) => counted([rule], () => limiter.hit(rule, key)),
     hitAll: (rules, keyFor) => counted(rules, () => limiter.hitAll(rules, keyFor)),
     reset: (rule, key) => limiter.reset(rule, key),
+    warmUp: (timeoutMs) => limiter.warmUp(timeoutMs),
     close: () => limiter.close(),
   };
 }

@@ -43,7 +43,7 @@ if reply[1] == 1 then
 end
 return reply
 `;
-const HIT_ALL_SHA = createHash('sha1').update(HIT_ALL).digest('hex');
+export const HIT_ALL_SHA = createHash('sha1').update(HIT_ALL).digest('hex');
 
 /** Added to every TTL: instances whose clocks lag by up to this much still find the window's counter. */
 const TTL_SLACK_MS = 1000;
@@ -191,6 +191,22 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
         await ready();
         await redis.del(id);
       });
+    },
+    async warmUp(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      });
+      const prepared = (async () => {
+        await ready();
+        await redis.script('LOAD', HIT_ALL);
+        return true;
+      })().catch(() => false);
+      try {
+        return await Promise.race([prepared, late]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async close() {
       if (!owned) return;
