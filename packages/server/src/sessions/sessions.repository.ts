@@ -1,5 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import type { Database } from '../storage/database.ts';
+import { type ProfileColumns, profileColumns, profileFromRow } from '../users/profile-sql.ts';
+import type { UserProfile } from '../users/users.types.ts';
 
 /** What a new session row needs; times come from the injected clock. */
 export interface NewSession {
@@ -106,8 +108,15 @@ export function createSessionsRepository(db: Kysely<Database>) {
       childHash: Buffer;
       now: Date;
       idleTtlMs: number;
-    }): Promise<{ userId: string; appId: string | null; expiresAt: Date } | null> {
-      const result = await sql<{ user_id: string; app_id: string | null; expires_at: Date }>`
+    }): Promise<{
+      userId: string;
+      appId: string | null;
+      expiresAt: Date;
+      profile: UserProfile | null;
+    } | null> {
+      // The profile comes back in the same statement: a refresh is one round trip (performance.md S3).
+      const result = await sql<{ user_id: string; app_id: string | null; expires_at: Date } & ProfileColumns>`
+        WITH rotated AS (
         UPDATE sessions SET
           generation = generation + 1,
           parent_hash = token_hash,
@@ -117,9 +126,14 @@ export function createSessionsRepository(db: Kysely<Database>) {
           idle_expires_at = LEAST(${new Date(input.now.getTime() + input.idleTtlMs)}::timestamptz, expires_at)
         WHERE id = ${input.sessionId} AND generation = ${input.generation} AND token_hash = ${input.tokenHash}
           AND revoked_at IS NULL AND expires_at > ${input.now} AND idle_expires_at > ${input.now}
-        RETURNING user_id, app_id, expires_at`.execute(db);
+        RETURNING user_id, app_id, expires_at
+        )
+        SELECT r.user_id, r.app_id, r.expires_at, ${profileColumns('u')}
+        FROM rotated r LEFT JOIN users u ON u.id = r.user_id`.execute(db);
       const row = result.rows[0];
-      return row ? { userId: row.user_id, appId: row.app_id, expiresAt: row.expires_at } : null;
+      return row
+        ? { userId: row.user_id, appId: row.app_id, expiresAt: row.expires_at, profile: profileFromRow(row) }
+        : null;
     },
 
     async findSessionById(sessionId: string): Promise<SessionState | null> {

@@ -125,8 +125,9 @@ export function createSessionsService(deps: {
       let userId: string;
       let appId: string | null;
       let expiresAt: Date;
+      let profile: UserProfile | null | undefined;
       if (rotated) {
-        ({ userId, appId, expiresAt } = rotated);
+        ({ userId, appId, expiresAt, profile } = rotated);
       } else {
         const state = await repository.findSessionById(parsed.sessionId);
         const usable =
@@ -155,7 +156,8 @@ export function createSessionsService(deps: {
           throw new AppError('refresh_token_invalid');
         }
       }
-      const profile = await deps.users.findUserProfile(userId);
+      // The grace path read only the session; the rotation already brought the profile.
+      profile ??= await deps.users.findUserProfile(userId);
       if (!profile) throw new AppError('refresh_token_invalid');
       void events.emit({
         type: 'refresh',

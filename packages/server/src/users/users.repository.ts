@@ -1,6 +1,7 @@
 import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { type NewSession, sessionInsertCtes } from '../sessions/sessions.repository.ts';
 import type { Database } from '../storage/database.ts';
+import { identitiesOf, type ProfileColumns, profileColumns, profileFromRow } from './profile-sql.ts';
 import type { UserProfile, WechatIdentity } from './users.types.ts';
 
 export interface WechatLoginWrite {
@@ -52,11 +53,6 @@ export function identityUpsert(v: {
       last_login_at = EXCLUDED.last_login_at
     RETURNING user_id`;
 }
-
-const identitiesOf = (raw: WechatIdentity[] | null): WechatIdentity[] =>
-  (raw ?? [])
-    .map((i) => ({ appId: i.appId, openid: i.openid, unionid: i.unionid ?? null }))
-    .sort((a, b) => a.appId.localeCompare(b.appId) || a.openid.localeCompare(b.openid));
 
 export function createUsersRepository(db: Kysely<Database>) {
   return {
@@ -133,24 +129,10 @@ export function createUsersRepository(db: Kysely<Database>) {
     },
 
     async findUserProfile(userId: string): Promise<UserProfile | null> {
-      const result = await sql<{
-        id: string;
-        phone: string | null;
-        created_at: Date;
-        identities: WechatIdentity[] | null;
-      }>`
-        SELECT u.id, u.phone, u.created_at,
-          (SELECT json_agg(json_build_object('appId', i.app_id, 'openid', i.openid, 'unionid', i.unionid))
-             FROM wechat_identities i WHERE i.user_id = u.id) AS identities
-        FROM users u WHERE u.id = ${userId} AND u.disabled_at IS NULL`.execute(db);
+      const result = await sql<ProfileColumns>`
+        SELECT ${profileColumns('u')} FROM users u WHERE u.id = ${userId}`.execute(db);
       const row = result.rows[0];
-      if (!row) return null;
-      return {
-        id: row.id,
-        phone: row.phone,
-        createdAt: row.created_at,
-        wechat: identitiesOf(row.identities),
-      };
+      return row ? profileFromRow(row) : null;
     },
   };
 }
