@@ -123,6 +123,33 @@ describe.each(testStores)('phone login on $name', (store) => {
     expect(row.code_hmac.toString('hex')).not.toContain(code);
   });
 
+  it('a paused phone refuses even the right code, without spending it; after the pause it logs in', async () => {
+    const phone = newPhone();
+    await send(phone, undefined, nextIp());
+    const code = inboxCode(h, phone);
+    const wrong = code === '000000' ? '111111' : '000000';
+    let paused: Awaited<ReturnType<typeof smsLogin>> | undefined;
+    for (let i = 0; i < 5 && !paused; i++) {
+      const res = await smsLogin({ phone, code: wrong });
+      if (res.statusCode === 429) paused = res;
+    }
+    expect(paused?.json().error.code).toBe('rate_limited');
+    const during = await smsLogin({ phone, code });
+    expect(during.statusCode).toBe(429);
+    expect(during.json().error.code).toBe('rate_limited');
+    clock.advance(Number(paused!.headers['retry-after']) * 1000);
+    const after = await smsLogin({ phone, code });
+    expect(after.statusCode).toBe(200);
+    expect(after.json().user.phone).toBe(phone);
+    // The failures are cleared by the successful login.
+    const failures = await db.kysely
+      .selectFrom('sms_phone_failures')
+      .select('failures')
+      .where('phone', '=', phone)
+      .execute();
+    expect(failures).toHaveLength(0);
+  });
+
   it('expires codes after 300 s, and a bind code cannot log in', async () => {
     const phone = newPhone();
     await send(phone, undefined, nextIp());

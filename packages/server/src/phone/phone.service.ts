@@ -6,11 +6,12 @@ import { AppError, isAppError } from '../errors.ts';
 import type { AuthEvents } from '../observability/auth-events.ts';
 import type { RequestMeta } from '../sessions/sessions.service.ts';
 import type { Database } from '../storage/database.ts';
-import { generateOtp, newCodeId, OTP_PATTERN, otpHmac } from './otp.ts';
+import { generateOtp, newCodeId, OTP_PATTERN, otpHmac, otpMatches } from './otp.ts';
 import { maskPhone, normalizePhone, type PhonePolicy } from './phone-number.ts';
 import { budgetDay, decideSend, type SmsSendPolicy } from './send-policy.ts';
 import type { SmsRepository } from './sms.repository.ts';
-import { verifyOtp } from './verify-otp.ts';
+import { createSmsFastLoginRepository } from './sms-fast-login.repository.ts';
+import { MAX_ATTEMPTS, verifyOtp } from './verify-otp.ts';
 
 export type SmsPurpose = 'login' | 'bind';
 
@@ -168,6 +169,24 @@ export function createSmsCodeService(deps: {
         // the code stays valid, and the client is told what it would be told on success.
       }
       return { expiresIn: deps.sendPolicy.codeTtlSec, retryAfter: 60 };
+    },
+
+    /**
+     * The id of the newest live code when `code` matches it, read without locks or counting: the
+     * caller may then consume it in one statement (sms-fast-login.repository.ts). Null means "take the
+     * locked path" (verifyIn), which decides and counts every other outcome.
+     */
+    async peekMatchingCode(input: {
+      phone: string;
+      code: string;
+      purpose: SmsPurpose;
+    }): Promise<string | null> {
+      if (!OTP_PATTERN.test(input.code)) return null;
+      const active = await createSmsFastLoginRepository(deps.db).peekActiveCode(input.phone, input.purpose);
+      if (!active || active.expiresAt.getTime() <= clock.now() || active.attempts >= MAX_ATTEMPTS)
+        return null;
+      const expected = otpHmac(deps.pepper, { ...input, codeId: active.id });
+      return otpMatches(active.codeHmac, expected) ? active.id : null;
     },
 
     /** Verifies inside the caller's transaction; see verify-otp.ts. */

@@ -49,6 +49,7 @@ export function sessionInsertCtes(s: NewSession, userIdExpr: RawBuilder<unknown>
                             user_agent, ip, generation, token_hash, parent_hash, rotated_at)
       SELECT ${s.id}, ${userIdExpr}, ${s.appId}, ${s.method}, ${s.now}, ${s.now}, ${s.idleExpiresAt}, ${s.expiresAt},
              ${s.userAgent}, ${s.ip}, 0, ${s.tokenHash}, NULL, ${s.now}
+      WHERE (${userIdExpr})::text IS NOT NULL
       RETURNING id, user_id
     ),
     evicted AS (

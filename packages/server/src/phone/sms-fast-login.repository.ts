@@ -1,0 +1,87 @@
+import { type Kysely, sql } from 'kysely';
+import { type NewSession, sessionInsertCtes } from '../sessions/sessions.repository.ts';
+import type { Database } from '../storage/database.ts';
+import { type ProfileColumns, profileFromRow } from '../users/profile-sql.ts';
+import type { UserProfile } from '../users/users.types.ts';
+import type { ActiveCode } from './sms.repository.ts';
+
+/**
+ * The happy path of an SMS login in two round trips and no transaction (performance.md S4): read the
+ * newest live code, compare it in constant time in the process, then consume it, clear the phone's
+ * failures, find or create the user and start the session in ONE statement.
+ *
+ * Why this is as safe as the locked path (verify-otp.ts), which still handles every other case:
+ * - The consume is a conditional UPDATE of that code's row. It waits for any transaction holding the
+ *   row (the locked path's FOR UPDATE) and PostgreSQL re-checks `consumed_at IS NULL`, `attempts < max`
+ *   and `invalidated_at IS NULL` against the latest version, so one code is accepted at most once and
+ *   never after its attempts ran out (R10).
+ * - A phone under lockout is refused in the same statement, and nothing is written then.
+ * - Only a matching code ever reaches the statement; a wrong guess takes the locked path and is counted.
+ * When the statement consumes nothing (raced, locked out, expired meanwhile) it returns null and the
+ * caller falls back to the locked path, which produces the precise error.
+ */
+export function createSmsFastLoginRepository(db: Kysely<Database>) {
+  return {
+    async peekActiveCode(phone: string, purpose: string): Promise<ActiveCode | null> {
+      const row = await db
+        .selectFrom('sms_codes')
+        .select(['id', 'code_hmac', 'attempts', 'expires_at'])
+        .where('phone', '=', phone)
+        .where('purpose', '=', purpose)
+        .where('consumed_at', 'is', null)
+        .where('invalidated_at', 'is', null)
+        .orderBy('created_at', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row
+        ? { id: row.id, codeHmac: row.code_hmac, attempts: row.attempts, expiresAt: row.expires_at }
+        : null;
+    },
+
+    async consumeAndStartSession(input: {
+      codeId: string;
+      phone: string;
+      maxAttempts: number;
+      newUserId: string;
+      session: NewSession;
+      maxSessions: number;
+    }): Promise<{ profile: UserProfile; isNewUser: boolean } | null> {
+      const now = input.session.now;
+      const result = await sql<ProfileColumns & { inserted: boolean }>`
+        WITH consumed AS (
+          UPDATE sms_codes SET consumed_at = ${now}
+          WHERE id = ${input.codeId} AND consumed_at IS NULL AND invalidated_at IS NULL
+            AND attempts < ${input.maxAttempts} AND expires_at > ${now}
+            AND NOT EXISTS (
+              SELECT 1 FROM sms_phone_failures WHERE phone = ${input.phone} AND locked_until > ${now}
+            )
+            AND NOT EXISTS (SELECT 1 FROM users WHERE phone = ${input.phone} AND disabled_at IS NOT NULL)
+          RETURNING id
+        ),
+        cleared AS (
+          DELETE FROM sms_phone_failures WHERE phone = ${input.phone} AND EXISTS (SELECT 1 FROM consumed)
+        ),
+        u AS (
+          INSERT INTO users (id, phone, created_at, updated_at)
+          SELECT ${input.newUserId}, ${input.phone}, ${now}, ${now} WHERE EXISTS (SELECT 1 FROM consumed)
+          ON CONFLICT (phone) DO UPDATE SET updated_at = EXCLUDED.updated_at
+          RETURNING id, phone, created_at, disabled_at, (xmax = 0) AS inserted
+        ),
+        ${sessionInsertCtes(input.session, sql`(SELECT id FROM u)`, input.maxSessions)}
+        SELECT
+          CASE WHEN u.disabled_at IS NULL THEN u.id END AS profile_id,
+          u.phone AS profile_phone,
+          u.created_at AS profile_created_at,
+          (SELECT json_agg(json_build_object('appId', i.app_id, 'openid', i.openid, 'unionid', i.unionid))
+             FROM wechat_identities i WHERE i.user_id = u.id) AS profile_identities,
+          u.inserted
+        FROM u`.execute(db);
+      const row = result.rows[0];
+      if (!row) return null;
+      const profile = profileFromRow(row);
+      return profile ? { profile, isNewUser: row.inserted } : null;
+    },
+  };
+}
+
+export type SmsFastLoginRepository = ReturnType<typeof createSmsFastLoginRepository>;
