@@ -5,6 +5,7 @@ import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { Database } from './database.ts';
 import { LATEST_MIGRATION, migrationProvider } from './migrations/index.ts';
+import { prepareStatementsOnConnect } from './prepared-statements.ts';
 
 export type StoreKind = 'pglite' | 'postgres';
 
@@ -15,6 +16,8 @@ export interface DbOptions {
   dataDir?: string | undefined;
   /** Load a PGlite data dir dump (tests clone a migrated template this way). */
   loadDataDir?: Blob | undefined;
+  /** PostgreSQL only: run queries as named prepared statements (default true); see prepared-statements.ts. */
+  prepareStatements?: boolean;
   /** Pool size for PostgreSQL (R29: a fixed pool). */
   poolSize?: number;
   /** Postgres schema to use (tests isolate themselves in one schema each). */
@@ -44,6 +47,7 @@ export function createDb(options: DbOptions): Db {
     });
     // An idle client that errors (server restart) must not crash the process; the pool replaces it.
     pool.on('error', () => {});
+    if (options.prepareStatements !== false) prepareStatementsOnConnect(pool);
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return {
       kysely,
