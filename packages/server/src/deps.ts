@@ -23,7 +23,8 @@ import { AppError } from './errors.ts';
 import { createJobRunsRepository } from './jobs/job-runs.repository.ts';
 import { createScheduler } from './jobs/scheduler.ts';
 import { createLoginService, type LoginApps } from './login/login.service.ts';
-import { createLoginCodesRepository } from './login/login-codes.repository.ts';
+import { createMemoryLoginCodes } from './login/login-codes.memory.ts';
+import { createLoginCodesRepository, type LoginCodesStore } from './login/login-codes.repository.ts';
 import { createAuthEvents } from './observability/auth-events.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
@@ -66,6 +67,15 @@ export interface CreateDepsOptions {
   instanceId?: string;
   /** The SMS provider; defaults to the in-memory inbox (dev mode, tests). */
   smsProvider?: SmsProvider;
+}
+
+/** One ledger per embedded database: instances that share a PGlite share its claims (see login-codes.memory.ts). */
+const memoryLedgers = new WeakMap<Db, LoginCodesStore>();
+function loginCodesFor(db: Db): LoginCodesStore {
+  if (db.kind === 'postgres') return createLoginCodesRepository(db.kysely);
+  let ledger = memoryLedgers.get(db);
+  if (!ledger) memoryLedgers.set(db, (ledger = createMemoryLoginCodes()));
+  return ledger;
 }
 
 /**
@@ -162,6 +172,7 @@ export async function createDeps(options: CreateDepsOptions) {
     },
   };
 
+  const loginCodes = loginCodesFor(db);
   const users = createUsersRepository(db.kysely);
   const sessions = createSessionsService({
     repository: createSessionsRepository(db.kysely),
@@ -181,7 +192,7 @@ export async function createDeps(options: CreateDepsOptions) {
   const login = createLoginService({
     apps: loginApps,
     users,
-    loginCodes: createLoginCodesRepository(db.kysely),
+    loginCodes,
     sessions,
     vault,
     clock,
@@ -229,7 +240,7 @@ export async function createDeps(options: CreateDepsOptions) {
     db: db.kysely,
     smsCodes,
     apps: phoneApps,
-    loginCodes: createLoginCodesRepository(db.kysely),
+    loginCodes,
     users,
     sessions,
     vault,

@@ -47,6 +47,9 @@ export function createLoginCodesRepository(db: Kysely<Database>) {
       };
     },
 
+    /** The login statement marks its code done itself (users.repository.ts); nothing to do here. */
+    async markLoginCodeDone(_codeHash: Buffer, _userId: string, _now: Date): Promise<void> {},
+
     async markLoginCodeFailed(codeHash: Buffer, errorCode: string, now: Date): Promise<void> {
       await db
         .updateTable('login_codes')
@@ -76,3 +79,6 @@ export function createLoginCodesRepository(db: Kysely<Database>) {
 }
 
 export type LoginCodesRepository = ReturnType<typeof createLoginCodesRepository>;
+
+/** The ledger's contract, kept in the database (PostgreSQL: shared by instances) or in memory (PGlite). */
+export type LoginCodesStore = LoginCodesRepository;

@@ -135,6 +135,7 @@ export function createLoginService(deps: {
         throw err;
       }
       const { profile, isNewUser } = written;
+      await deps.loginCodes.markLoginCodeDone(codeHash, profile.id, new Date(clock.now()));
       void events.emit({
         type: 'wechat.login',
         outcome: 'ok',
