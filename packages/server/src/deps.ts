@@ -21,7 +21,7 @@ import type { KeySet } from './config/keys.ts';
 import type { Config, WechatAppConfig } from './config/load-config.ts';
 import { AppError } from './errors.ts';
 import { createJobRunsRepository } from './jobs/job-runs.repository.ts';
-import { createScheduler } from './jobs/scheduler.ts';
+import { createScheduler, type SchedulerOptions } from './jobs/scheduler.ts';
 import { createLoginService, type LoginApps } from './login/login.service.ts';
 import { createMemoryLoginCodes } from './login/login-codes.memory.ts';
 import { createLoginCodesRepository, type LoginCodesStore } from './login/login-codes.repository.ts';
@@ -44,6 +44,7 @@ import { createSessionsService } from './sessions/sessions.service.ts';
 import { createTokenSigner } from './sessions/token-signer.ts';
 import { createDb, type Db, migrateToLatest } from './storage/create-db.ts';
 import { createUsersRepository } from './users/users.repository.ts';
+import { createVaultRewrapJob } from './vault/rotation/vault-rewrap.job.ts';
 import { createVault } from './vault/vault.ts';
 
 export interface WechatApp {
@@ -67,14 +68,18 @@ export interface CreateDepsOptions {
   instanceId?: string;
   /** The SMS provider; defaults to the in-memory inbox (dev mode, tests). */
   smsProvider?: SmsProvider;
+  /** Tests: pg-boss in a schema of their own, polling faster. */
+  scheduler?: Pick<SchedulerOptions, 'bossSchema' | 'pollingIntervalSeconds'>;
 }
 
 /** One ledger per embedded database: instances that share a PGlite share its claims (see login-codes.memory.ts). */
 const memoryLedgers = new WeakMap<Db, LoginCodesStore>();
 function loginCodesFor(db: Db): LoginCodesStore {
   if (db.kind === 'postgres') return createLoginCodesRepository(db.kysely);
-  let ledger = memoryLedgers.get(db);
-  if (!ledger) memoryLedgers.set(db, (ledger = createMemoryLoginCodes()));
+  const existing = memoryLedgers.get(db);
+  if (existing) return existing;
+  const ledger = createMemoryLoginCodes();
+  memoryLedgers.set(db, ledger);
   return ledger;
 }
 
@@ -286,13 +291,28 @@ export async function createDeps(options: CreateDepsOptions) {
       resetAgeMs: config.sessionKeyResetAgeSec === null ? null : config.sessionKeyResetAgeSec * 1000,
     },
   });
+  // R26: after `keys promote` the re-sealing finishes by itself (a no-op when no row needs it).
+  const vaultRewrap = createVaultRewrapJob({
+    db: db.kysely,
+    runs: jobRuns,
+    vault,
+    clock,
+    metrics,
+    logger,
+    instanceId,
+    newId: () => randomUUID(),
+  });
   // Built here, started by main.ts (tests and the CLI never start it unless they mean to).
   const scheduler = createScheduler({
     store: db.kind,
     databaseUrl: config.databaseUrl,
-    jobs: [{ name: sessionKeyCheck.name, cron: config.sessionKeyCheckCron, run: sessionKeyCheck.run }],
+    jobs: [
+      { name: sessionKeyCheck.name, cron: config.sessionKeyCheckCron, run: sessionKeyCheck.run },
+      { name: vaultRewrap.name, cron: config.vaultRewrapCron, run: vaultRewrap.run },
+    ],
     clock,
     logger,
+    ...options.scheduler,
   });
 
   const timers: NodeJS.Timeout[] = [];
@@ -341,6 +361,7 @@ export async function createDeps(options: CreateDepsOptions) {
     decrypt,
     sessionKeys: sessionKeysRepository,
     sessionKeyCheck,
+    vaultRewrap,
     jobRuns,
     scheduler,
     async close(): Promise<void> {

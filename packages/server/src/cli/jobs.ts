@@ -8,6 +8,7 @@ import { createLogger } from '../observability/logger.ts';
  * Jobs by hand, with the server's own configuration (the same WXAUTH_* variables, the same database):
  *
  *   node packages/server/src/cli/jobs.ts run session-key-check     run once now; joins or resumes a run in progress
+ *   node packages/server/src/cli/jobs.ts run vault-rewrap          the same for the vault rewrap (idle if no row needs it)
  *   node packages/server/src/cli/jobs.ts list-runs [job] [--json]  run history, newest first
  *   node packages/server/src/cli/jobs.ts mark-compromised <appId> <openid>
  *                                                                  the next run resets that user's key

@@ -160,6 +160,12 @@ export const VARIABLES = [
       'Seconds after which the session-key job resets a stored key with resetusersessionkey (at most once per user per 24 h); 0 = only keys marked compromised.',
   },
   {
+    name: 'WXAUTH_VAULT_REWRAP_CRON',
+    default: '*/10 * * * *',
+    description:
+      'When the vault rewrap job runs (cron, UTC): it re-seals rows still sealed with a key older than the primary, so after `keys promote` the rotation finishes by itself (R26). Costs a few index probes when no row needs it. `off` disables scheduling (`keys rewrap` and `jobs.ts run vault-rewrap` still work).',
+  },
+  {
     name: 'WXAUTH_SIM_PORT',
     default: '0',
     description: 'Dev mode only: port of the built-in WeChat simulator (0 picks a free one).',

@@ -37,6 +37,8 @@ export interface Config {
   smsDailyBudget: number;
   /** A cron expression, or null when scheduling is off (the scheduler checks it with pg-boss's parser). */
   sessionKeyCheckCron: string | null;
+  /** The vault rewrap job's schedule, read like sessionKeyCheckCron. */
+  vaultRewrapCron: string | null;
   sessionKeyCheckRate: number;
   /** null: only compromised keys are reset. */
   sessionKeyResetAgeSec: number | null;
@@ -137,7 +139,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'WXAUTH_PHONE_CONFLICT',
     ),
     smsDailyBudget: int('WXAUTH_SMS_DAILY_BUDGET', 1, 10_000_000),
-    sessionKeyCheckCron: cron(get('WXAUTH_SESSION_KEY_CHECK_CRON')!),
+    sessionKeyCheckCron: cron(get('WXAUTH_SESSION_KEY_CHECK_CRON')!, 'WXAUTH_SESSION_KEY_CHECK_CRON'),
+    vaultRewrapCron: cron(get('WXAUTH_VAULT_REWRAP_CRON')!, 'WXAUTH_VAULT_REWRAP_CRON'),
     // WeChat's only published cap near this API is resetusersessionkey's 60,000/min (§6): 1000/s.
     // Higher values are for simulators and benchmarks.
     sessionKeyCheckRate: int('WXAUTH_SESSION_KEY_CHECK_RATE', 1, 10_000),
@@ -184,11 +187,11 @@ function checkApp(appId: unknown, secret: unknown, base: unknown, where: string)
 }
 
 /** Five or six cron fields, or `off`; the scheduler validates the fields themselves at start-up. */
-function cron(value: string): string | null {
+function cron(value: string, name: VariableName): string | null {
   if (value === 'off') return null;
   const fields = value.split(/\s+/);
   if (fields.length < 5 || fields.length > 6 || !/^[0-9A-Za-z*,/?#LW -]+$/.test(value)) {
-    throw new ConfigError('WXAUTH_SESSION_KEY_CHECK_CRON must be a cron expression (5 or 6 fields) or off');
+    throw new ConfigError(`${name} must be a cron expression (5 or 6 fields) or off`);
   }
   return value;
 }

@@ -214,12 +214,14 @@ export function createJobRunsRepository(db: Kysely<Database>) {
         const t = input.totals;
         await sql`
           UPDATE job_runs SET status = 'succeeded', finished_at = ${now}, heartbeat_at = ${now},
-            checked = ${t.checked}, stale = ${t.stale}, reset = ${t.reset}, errors = ${t.errors}
+            checked = ${t.checked}, stale = ${t.stale}, reset = ${t.reset}, errors = ${t.errors},
+            detail = COALESCE(${input.detail ?? null}, detail)
           WHERE id = ${runId} AND status IN ('running', 'interrupted')`.execute(db);
       } else if (input.done) {
         await sql`
           UPDATE job_runs r SET status = 'succeeded', finished_at = ${now}, heartbeat_at = ${now},
-            checked = w.checked, stale = w.stale, reset = w.reset, errors = w.errors
+            checked = w.checked, stale = w.stale, reset = w.reset, errors = w.errors,
+            detail = COALESCE(${input.detail ?? null}, r.detail)
           FROM (SELECT COALESCE(sum(checked), 0)::int AS checked, COALESCE(sum(stale), 0)::int AS stale,
                        COALESCE(sum(reset), 0)::int AS reset, COALESCE(sum(errors), 0)::int AS errors
                 FROM job_run_workers WHERE run_id = ${runId}) w
@@ -233,6 +235,17 @@ export function createJobRunsRepository(db: Kysely<Database>) {
       }
       const row = await db.selectFrom('job_runs').select('status').where('id', '=', runId).executeTakeFirst();
       return (row?.status ?? 'running') as RunStatus;
+    },
+
+    /** The job's resumable run (running or interrupted), if any: one index probe. */
+    async findOpenRunId(job: string): Promise<string | null> {
+      const row = await db
+        .selectFrom('job_runs')
+        .select('id')
+        .where('job', '=', job)
+        .where('status', 'in', ['running', 'interrupted'])
+        .executeTakeFirst();
+      return row?.id ?? null;
     },
 
     async findRun(runId: string): Promise<JobRun | null> {

@@ -1,10 +1,11 @@
 import type { SessionKeyCheckJob } from '../session-keys/session-key-check.job.ts';
 import { SESSION_KEY_CHECK_JOB } from '../session-keys/session-key-check.job.ts';
 import type { SessionKeysRepository } from '../session-keys/session-keys.repository.ts';
+import { VAULT_REWRAP_JOB, type VaultRewrapJob } from '../vault/rotation/vault-rewrap.job.ts';
 import type { JobRun, JobRunsRepository } from './job-runs.repository.ts';
 
 export const JOBS_USAGE = `usage:
-  node packages/server/src/cli/jobs.ts run session-key-check
+  node packages/server/src/cli/jobs.ts run session-key-check|vault-rewrap
   node packages/server/src/cli/jobs.ts list-runs [job] [--json]
   node packages/server/src/cli/jobs.ts mark-compromised <appId> <openid>
 `;
@@ -12,6 +13,7 @@ export const JOBS_USAGE = `usage:
 /** The part of the composition root (deps.ts) the jobs commands use. */
 export interface JobsCommandDeps {
   sessionKeyCheck: SessionKeyCheckJob;
+  vaultRewrap: VaultRewrapJob;
   jobRuns: JobRunsRepository;
   sessionKeys: SessionKeysRepository;
   close(): Promise<void>;
@@ -48,12 +50,18 @@ export async function runJobsCommand(
   };
 
   if (command === 'run') {
-    if (args.length !== 1 || args[0] !== SESSION_KEY_CHECK_JOB) return usage();
+    const job = args.length === 1 ? args[0] : undefined;
+    if (job !== SESSION_KEY_CHECK_JOB && job !== VAULT_REWRAP_JOB) return usage();
     return withDeps(async (deps) => {
-      const worker = await deps.sessionKeyCheck.run(io.signal ? { signal: io.signal } : {});
-      const run = await deps.jobRuns.findRun(worker.runId);
+      const options = io.signal ? { signal: io.signal } : {};
+      const worker =
+        job === SESSION_KEY_CHECK_JOB
+          ? await deps.sessionKeyCheck.run(options)
+          : await deps.vaultRewrap.run(options);
+      // An idle rewrap (no row on an older key) records no run.
+      const run = worker.runId === null ? null : await deps.jobRuns.findRun(worker.runId);
       io.stdout(`${JSON.stringify({ worker, run })}\n`);
-      return worker.status === 'succeeded' ? 0 : 1;
+      return worker.status === 'succeeded' || worker.status === 'idle' ? 0 : 1;
     });
   }
   if (command === 'list-runs') {

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -6,6 +5,8 @@ import { createSimulator, type Simulator, type SimulatorOptions } from '@wxauth/
 import { sql } from 'kysely';
 import type { Db } from '../../src/storage/create-db.ts';
 import type { Vault } from '../../src/vault/vault.types.ts';
+import { type NodeProcess, spawnNode } from '../support/node-process.ts';
+import { urlInSchema } from '../support/test-db.ts';
 
 /**
  * The simulator behind a thin counting proxy: its call records carry no openid, and these tests must
@@ -133,34 +134,13 @@ export async function identityStatuses(
   return new Map(result.rows.map((r) => [r.openid, { status: r.status, run: r.run }]));
 }
 
-export interface CliRun {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-}
+export type CliRun = Pick<NodeProcess, 'child' | 'done'>;
 
 const CLI = fileURLToPath(new URL('../../src/cli/jobs.ts', import.meta.url));
 
 /** `node src/cli/jobs.ts …` in a child process: the job then runs in a process of its own, as in production. */
 export function runJobsCli(args: string[], env: Record<string, string>): CliRun {
-  const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString('utf8');
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
-  const done = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
+  return spawnNode(CLI, args, env);
 }
 
 /** The environment a CLI child needs to reach the simulator and the test's database. */
@@ -175,7 +155,7 @@ export function cliEnv(input: {
   const db: Record<string, string> =
     'url' in input.database
       ? {
-          WXAUTH_DATABASE_URL: withSearchPath(input.database.url, input.database.schema),
+          WXAUTH_DATABASE_URL: urlInSchema(input.database.url, input.database.schema),
         }
       : { WXAUTH_DATA_DIR: input.database.dataDir };
   return {
@@ -185,12 +165,6 @@ export function cliEnv(input: {
     WXAUTH_LOG_LEVEL: 'warn',
     ...db,
   };
-}
-
-function withSearchPath(url: string, schema: string): string {
-  const parsed = new URL(url);
-  parsed.searchParams.set('options', `-c search_path=${schema}`);
-  return parsed.toString();
 }
 
 export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {

@@ -43,6 +43,7 @@ describe('jobs commands', () => {
       [],
       ['run'],
       ['run', 'nope'],
+      ['run', 'session-key-check', 'vault-rewrap'],
       ['mark-compromised', APP_ID],
       ['list-runs', 'a', 'b'],
       ['x'],
@@ -78,5 +79,12 @@ describe('jobs commands', () => {
     expect(JSON.parse(json.stdout)).toMatchObject([{ id: out.worker.runId, status: 'succeeded', reset: 1 }]);
     expect(JSON.parse((await exec('list-runs', 'other-job', '--json')).stdout)).toEqual([]);
     expect(closed).toBe(6);
+  });
+
+  it('runs the vault rewrap by hand: idle (exit 0, no run recorded) when no row is on an older key', async () => {
+    const res = await exec('run', 'vault-rewrap');
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ worker: { status: 'idle', runId: null }, run: null });
+    expect(JSON.parse((await exec('list-runs', 'vault-rewrap', '--json')).stdout)).toEqual([]);
   });
 });

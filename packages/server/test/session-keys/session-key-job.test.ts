@@ -11,13 +11,13 @@ import { APP_ID, APP_SECRET, startHarness } from '../support/harness.ts';
 import { pgliteStore, postgresStore } from '../support/test-db.ts';
 import {
   cliEnv,
-  identityStatuses,
   maxPerSecond,
   runJobsCli,
   seedIdentities,
   startCountingSim,
   waitFor,
 } from './job-support.ts';
+import { type RowState, readPgliteRowsInWorker, readRows } from './row-reader.ts';
 
 /**
  * The job at CI size (issue 4, R7): N identities against the simulator's checksession rate limit, the
@@ -44,7 +44,8 @@ interface Store {
   name: string;
   /** The database the children use; PGlite's must be closed while a child has it open. */
   open(): Promise<{ db: Db; database: Database; shared: boolean }>;
-  reopen(database: Database): Promise<Db>;
+  /** Every row's check state and the envelopes of `openids`, with no child running. */
+  read(opened: { db: Db | null; database: Database }, openids: readonly string[]): Promise<RowState>;
 }
 
 const dirs: string[] = [];
@@ -58,11 +59,9 @@ const pgliteOnDisk: Store = {
     await db.ping();
     return { db, database: { dataDir: dir }, shared: false };
   },
-  async reopen(database) {
+  read({ database }, openids) {
     if (!('dataDir' in database)) throw new Error('not a PGlite store');
-    const db = createDb({ dataDir: join(database.dataDir, 'pglite') });
-    await db.ping();
-    return db;
+    return readPgliteRowsInWorker(join(database.dataDir, 'pglite'), APP_ID, openids);
   },
 };
 const postgres: Store | null = postgresStore
@@ -72,7 +71,7 @@ const postgres: Store | null = postgresStore
         const db = await postgresStore!.open();
         return { db, database: { url: process.env.TEST_DATABASE_URL!, schema: db.schema! }, shared: true };
       },
-      reopen: () => Promise.reject(new Error('PostgreSQL stays open')),
+      read: ({ db }, openids) => readRows(db!, APP_ID, openids),
     }
   : null;
 
@@ -83,121 +82,130 @@ afterAll(() => {
 // The long variant runs once: on PostgreSQL when TEST_DATABASE_URL is set, else on PGlite.
 const stores = LONG ? [postgres ?? pgliteOnDisk] : [pgliteOnDisk, ...(postgres ? [postgres] : [])];
 
-describe.each(stores)('session-key job at scale on $name', (store) => {
-  it(
-    `checks ${N} rows under the rate limit across a kill -9 and a resume; finished rows never twice`,
-    async () => {
-      const keysJson = await generateKeySetJson();
-      const vault = createVault({ keys: parseKeySet(JSON.parse(keysJson)).vault });
-      const cs = await startCountingSim({
-        apps: [{ appId: APP_ID, secret: APP_SECRET }],
-        rateLimits: { '/wxa/checksession': { perSecond: LIMIT } },
-        maxCallRecords: N + 10_000,
-      });
-      const opened = await store.open();
-      let db: Db | null = opened.db;
-      try {
-        const seeded = await seedIdentities(db, vault, cs.sim, {
-          appId: APP_ID,
-          n: N,
-          staleEvery: 10,
-          prefix: 'rs',
+// The stores run side by side: a run mostly waits (on the simulator's answers, on its own checkpoints),
+// and vitest runs one test file at a time on a 2-core machine. Each has its own simulator and database.
+// Both simulators answer from this thread, so nothing here may hold it for long: PGlite rows are read
+// back in a worker thread (row-reader.ts), and the pacing test below, whose job and PGlite run in this
+// thread, stays apart.
+describe('session-key job at scale', () => {
+  for (const store of stores) {
+    it.concurrent(
+      `on ${store.name}: checks ${N} rows under the rate limit across a kill -9 and a resume; finished rows never twice`,
+      // Concurrent tests must assert with their own `expect` (vitest attributes failures by it).
+      async ({ expect }) => {
+        const keysJson = await generateKeySetJson();
+        const vault = createVault({ keys: parseKeySet(JSON.parse(keysJson)).vault });
+        const cs = await startCountingSim({
+          apps: [{ appId: APP_ID, secret: APP_SECRET }],
+          rateLimits: { '/wxa/checksession': { perSecond: LIMIT } },
+          maxCallRecords: N + 10_000,
         });
-        // A few keys an operator flagged: the run resets them (and checks every other one).
-        const compromised = seeded.openids.filter((o) => !seeded.stale.has(o)).slice(0, COMPROMISED);
-        for (const openid of compromised)
-          await createSessionKeysRepository(db.kysely).markCompromised(APP_ID, openid);
-        if (!opened.shared) {
-          await db.close();
-          db = null;
+        const opened = await store.open();
+        let db: Db | null = opened.db;
+        try {
+          const seeded = await seedIdentities(db, vault, cs.sim, {
+            appId: APP_ID,
+            n: N,
+            staleEvery: 10,
+            prefix: 'rs',
+          });
+          // A few keys an operator flagged: the run resets them (and checks every other one).
+          const compromised = seeded.openids.filter((o) => !seeded.stale.has(o)).slice(0, COMPROMISED);
+          for (const openid of compromised)
+            await createSessionKeysRepository(db.kysely).markCompromised(APP_ID, openid);
+          if (!opened.shared) {
+            await db.close();
+            db = null;
+          }
+          const env = cliEnv({
+            simUrl: cs.url,
+            appId: APP_ID,
+            secret: APP_SECRET,
+            keysJson,
+            database: opened.database,
+            rate: RATE,
+          });
+
+          const started = Date.now();
+          const first = runJobsCli(['run', 'session-key-check'], env);
+          let exited = false;
+          void first.done.then(() => {
+            exited = true;
+          });
+          await waitFor(() => exited || cs.total() >= N * 0.4, TIMEOUT_MS / 2);
+          expect(exited, 'the first run ended before it could be killed').toBe(false);
+          first.child.kill('SIGKILL');
+          const killed = await first.done;
+          expect(killed.signal, killed.stderr).toBe('SIGKILL');
+          const killedAfter = cs.total();
+
+          const afterKill = [...(await store.read({ db, database: opened.database }, [])).statuses].filter(
+            ([, row]) => row.run !== null,
+          );
+          const recordedByFirst = new Set(afterKill.map(([openid]) => openid));
+          expect(recordedByFirst.size).toBeGreaterThan(0);
+          expect(recordedByFirst.size).toBeLessThan(N);
+
+          const second = runJobsCli(['run', 'session-key-check'], env);
+          const finished = await second.done;
+          expect(finished.code, finished.stderr).toBe(0);
+          const seconds = (Date.now() - started) / 1000;
+          const out = JSON.parse(finished.stdout) as {
+            worker: { runId: string; how: string; status: string; durationMs: number };
+            run: {
+              id: string;
+              status: string;
+              checked: number;
+              stale: number;
+              reset: number;
+              errors: number;
+            };
+          };
+          console.info(
+            `[${store.name}] ${N} rows at ≤ ${RATE}/s: killed after ${killedAfter} calls; resumed run took ${(out.worker.durationMs / 1000).toFixed(1)} s; ${seconds.toFixed(1)} s in all, process starts included (${(N / seconds).toFixed(0)} rows/s)`,
+          );
+          // The same run goes on. The killed worker's heartbeat is still fresh, so the new process cannot
+          // tell it from a slow live one: it joins the run and takes the dead worker's rows once their short
+          // lease lapses.
+          expect(out.worker.runId).toBe(afterKill[0]![1].run);
+          expect(['joined', 'resumed']).toContain(out.worker.how);
+          expect(out.worker.status).toBe('succeeded');
+          expect(out.run).toMatchObject({ status: 'succeeded', checked: N, stale: N / 10, errors: 0 });
+          expect(out.run.reset).toBe(COMPROMISED);
+
+          // Finished work is never redone: a row recorded by the first process got exactly one call.
+          const repeated = [...cs.perOpenid].filter(([, n]) => n > 1).map(([openid]) => openid);
+          expect(repeated.filter((o) => recordedByFirst.has(o))).toEqual([]);
+          // Only rows in flight at the kill (≤ one per lane) are checked again, and only once more.
+          expect(repeated.length).toBeLessThanOrEqual(MAX_LANES);
+          expect([...cs.perOpenid.values()].every((calls) => calls <= 2)).toBe(true);
+          expect(cs.perOpenid.size).toBe(N);
+          // Never above the limit, in either process.
+          expect(cs.sim.calls().filter((c) => c.errcode === 45011)).toHaveLength(0);
+          expect(maxPerSecond(cs.sim, '/wxa/checksession')).toBeLessThanOrEqual(LIMIT);
+
+          const { statuses: rows, envelopes } = await store.read(
+            { db, database: opened.database },
+            compromised,
+          );
+          const resetKeys = compromised.map((openid) =>
+            vault.open(envelopes.get(openid)!, identitySessionKeyContext(APP_ID, openid)),
+          );
+          // Every row checkpointed by the one run; exactly the stale ones marked; reset keys sealed and current.
+          const wrong = seeded.openids.filter((o) => {
+            const row = rows.get(o);
+            return row?.run !== out.run.id || (row.status === 'stale') !== seeded.stale.has(o);
+          });
+          expect(wrong).toEqual([]);
+          expect(resetKeys).toEqual(compromised.map((o) => cs.sim.currentSessionKey(APP_ID, o)));
+        } finally {
+          await db?.close();
+          await cs.close();
         }
-        const env = cliEnv({
-          simUrl: cs.url,
-          appId: APP_ID,
-          secret: APP_SECRET,
-          keysJson,
-          database: opened.database,
-          rate: RATE,
-        });
-
-        const started = Date.now();
-        const first = runJobsCli(['run', 'session-key-check'], env);
-        let exited = false;
-        void first.done.then(() => {
-          exited = true;
-        });
-        await waitFor(() => exited || cs.total() >= N * 0.4, TIMEOUT_MS / 2);
-        expect(exited, 'the first run ended before it could be killed').toBe(false);
-        first.child.kill('SIGKILL');
-        const killed = await first.done;
-        expect(killed.signal, killed.stderr).toBe('SIGKILL');
-        const killedAfter = cs.total();
-
-        const view = db ?? (await store.reopen(opened.database));
-        const afterKill = [...(await identityStatuses(view, APP_ID))].filter(([, row]) => row.run !== null);
-        if (!db) await view.close();
-        const recordedByFirst = new Set(afterKill.map(([openid]) => openid));
-        expect(recordedByFirst.size).toBeGreaterThan(0);
-        expect(recordedByFirst.size).toBeLessThan(N);
-
-        const second = runJobsCli(['run', 'session-key-check'], env);
-        const finished = await second.done;
-        expect(finished.code, finished.stderr).toBe(0);
-        const seconds = (Date.now() - started) / 1000;
-        const out = JSON.parse(finished.stdout) as {
-          worker: { runId: string; how: string; status: string; durationMs: number };
-          run: { id: string; status: string; checked: number; stale: number; reset: number; errors: number };
-        };
-        console.info(
-          `[${store.name}] ${N} rows at ≤ ${RATE}/s: killed after ${killedAfter} calls; resumed run took ${(out.worker.durationMs / 1000).toFixed(1)} s; ${seconds.toFixed(1)} s in all, process starts included (${(N / seconds).toFixed(0)} rows/s)`,
-        );
-        // The same run goes on. The killed worker's heartbeat is still fresh, so the new process cannot
-        // tell it from a slow live one: it joins the run and takes the dead worker's rows once their short
-        // lease lapses.
-        expect(out.worker.runId).toBe(afterKill[0]![1].run);
-        expect(['joined', 'resumed']).toContain(out.worker.how);
-        expect(out.worker.status).toBe('succeeded');
-        expect(out.run).toMatchObject({ status: 'succeeded', checked: N, stale: N / 10, errors: 0 });
-        expect(out.run.reset).toBe(COMPROMISED);
-
-        // Finished work is never redone: a row recorded by the first process got exactly one call.
-        const repeated = [...cs.perOpenid].filter(([, n]) => n > 1).map(([openid]) => openid);
-        expect(repeated.filter((o) => recordedByFirst.has(o))).toEqual([]);
-        // Only rows in flight at the kill (≤ one per lane) are checked again, and only once more.
-        expect(repeated.length).toBeLessThanOrEqual(MAX_LANES);
-        expect([...cs.perOpenid.values()].every((calls) => calls <= 2)).toBe(true);
-        expect(cs.perOpenid.size).toBe(N);
-        // Never above the limit, in either process.
-        expect(cs.sim.calls().filter((c) => c.errcode === 45011)).toHaveLength(0);
-        expect(maxPerSecond(cs.sim, '/wxa/checksession')).toBeLessThanOrEqual(LIMIT);
-
-        const check = db ?? (await store.reopen(opened.database));
-        const rows = await identityStatuses(check, APP_ID);
-        const resetKeys = await Promise.all(
-          compromised.map(async (openid) => {
-            const row = await check.kysely
-              .selectFrom('wechat_identities')
-              .select('session_key_enc')
-              .where('openid', '=', openid)
-              .executeTakeFirstOrThrow();
-            return vault.open(row.session_key_enc!, identitySessionKeyContext(APP_ID, openid));
-          }),
-        );
-        if (!db) await check.close();
-        // Every row checkpointed by the one run; exactly the stale ones marked; reset keys sealed and current.
-        const wrong = seeded.openids.filter((o) => {
-          const row = rows.get(o);
-          return row?.run !== out.run.id || (row.status === 'stale') !== seeded.stale.has(o);
-        });
-        expect(wrong).toEqual([]);
-        expect(resetKeys).toEqual(compromised.map((o) => cs.sim.currentSessionKey(APP_ID, o)));
-      } finally {
-        await db?.close();
-        await cs.close();
-      }
-    },
-    TIMEOUT_MS,
-  );
+      },
+      TIMEOUT_MS,
+    );
+  }
 });
 
 describe('session-key job pacing', () => {

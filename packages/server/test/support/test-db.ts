@@ -53,3 +53,10 @@ export const postgresStore: TestStore | null = process.env.TEST_DATABASE_URL
 
 /** PGlite plus PostgreSQL when reachable: use with describe.each. */
 export const testStores: TestStore[] = [pgliteStore, ...(postgresStore ? [postgresStore] : [])];
+
+/** `url` with the search_path set to `schema`: a child process then uses that test's schema. */
+export function urlInSchema(url: string, schema: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('options', `-c search_path=${schema}`);
+  return parsed.toString();
+}

@@ -31,3 +31,9 @@ export {
   SEALED_TABLES,
   type SealedTable,
 } from './sealed-columns.ts';
+export {
+  createVaultRewrapJob,
+  VAULT_REWRAP_JOB,
+  type VaultRewrapJob,
+  type VaultRewrapSummary,
+} from './vault-rewrap.job.ts';

@@ -177,13 +177,14 @@ async function promote(cli: Cli, kid: string): Promise<number> {
   });
   tell(
     cli,
-    `"${kid}" is now the primary key; "${result.previousPrimary}" is decrypt-only. Next: restart every instance, then \`keys rewrap\`.`,
+    `"${kid}" is now the primary key; "${result.previousPrimary}" is decrypt-only. Next: restart every instance; the scheduled vault-rewrap job then re-seals the stored rows (or run \`keys rewrap\`).`,
   );
   return 0;
 }
 
 function describePass(pass: number, r: RewrapResult): string {
-  return `pass ${pass}: ${r.rewrapped} rewrapped, ${r.skippedUnreadable} unreadable, ${r.changedConcurrently} changed by a concurrent write, ${r.remaining} not on "${r.primaryKid}" (${r.durationMs} ms)`;
+  const newer = r.newer > 0 ? ` (${r.newer} of them on a newer key)` : '';
+  return `pass ${pass}: ${r.rewrapped} rewrapped, ${r.skippedUnreadable} unreadable, ${r.changedConcurrently} changed by a concurrent write, ${r.remaining} not on "${r.primaryKid}"${newer} (${r.durationMs} ms)`;
 }
 
 async function rewrap(cli: Cli, batch: string | undefined): Promise<number> {
@@ -220,7 +221,7 @@ async function rewrap(cli: Cli, batch: string | undefined): Promise<number> {
       say(cli, describePass(pass, last));
       // Another pass only helps with readable rows written meanwhile (a concurrent login under the old
       // key); rows the vault cannot open stay unreadable however often they are tried.
-      const readableLeft = last.remaining - last.skippedUnreadable;
+      const readableLeft = last.remaining - last.skippedUnreadable - last.newer;
       if (readableLeft <= 0 || last.rewrapped + last.changedConcurrently === 0) break;
     }
     const result = last!;
@@ -230,7 +231,13 @@ async function rewrap(cli: Cli, batch: string | undefined): Promise<number> {
         `unreadable: ${u.rows} row(s) in ${u.table} sealed with ${u.kid === null ? 'no readable kid' : `"${u.kid}"`} (${u.reason}): left as they are, failing closed; see \`keys status\``,
       );
     }
-    const readableLeft = Math.max(0, result.remaining - result.skippedUnreadable);
+    if (result.newer > 0) {
+      say(
+        cli,
+        `${result.newer} row(s) are sealed with a key newer than "${result.primaryKid}": this key set is out of date (another instance has promoted a newer key). Those rows were left alone; run \`keys status\` with the current key set.`,
+      );
+    }
+    const readableLeft = Math.max(0, result.remaining - result.skippedUnreadable - result.newer);
     emit({
       type: 'vault.rewrap',
       outcome: readableLeft === 0 ? 'ok' : 'fail',
@@ -247,7 +254,7 @@ async function rewrap(cli: Cli, batch: string | undefined): Promise<number> {
       cli,
       result.remaining === 0
         ? `Done: every stored row is sealed with "${result.primaryKid}". Next: \`keys status\`, then \`keys retire <old kid>\`.`
-        : `Done: every readable row is sealed with "${result.primaryKid}"; ${result.remaining} unreadable row(s) remain.`,
+        : `Done: every readable row is sealed with "${result.primaryKid}"; ${result.remaining - result.newer} unreadable row(s) remain.`,
     );
     return 0;
   });

@@ -38,8 +38,15 @@ export interface RewrapResult {
   skippedUnreadable: number;
   /** Rows another writer (a login, a token refresh) changed between our read and our write: theirs wins. */
   changedConcurrently: number;
-  /** Sealed rows not on the primary kid after the pass, unreadable ones included. */
+  /** Sealed rows not on the primary kid after the pass, unreadable and newer ones included. */
   remaining: number;
+  /**
+   * Rows sealed with a key newer than this vault's primary (listed after it, decrypt-only here): some
+   * instance already has that key as primary, so this key set is behind. Left alone, never sealed back.
+   */
+  newer: number;
+  /** The signal stopped the pass early: rows after that point were not looked at. */
+  stopped: boolean;
   unreadable: UnreadableRows[];
   durationMs: number;
 }
@@ -49,6 +56,16 @@ const MAX_BATCH = 10_000;
 
 type Source = { db: Kysely<Database> } | { repository: RotationRepository };
 type Resealed = { envelope: string } | { kid: string | null; reason: UnreadableReason };
+
+/** The state of one pass, shared by its tables. */
+interface Pass {
+  primary: string;
+  /** Kids this pass leaves alone (newer than the primary). */
+  newer: string[];
+  unreadable: Map<string, UnreadableRows>;
+  signal: AbortSignal | undefined;
+  stopped: boolean;
+}
 
 /**
  * The rewrap job (R26): re-seals every sealed column whose kid is not the vault's primary, in
@@ -63,6 +80,9 @@ type Resealed = { envelope: string } | { kid: string | null; reason: UnreadableR
  *   implicit transaction, so no lock outlives a statement and a crash leaves nothing half done. Running
  *   it on several instances at once is safe (the compare-and-set lets one of them win), just wasteful.
  * - Idempotent and resumable: a pass only looks at rows not yet on the primary kid.
+ * - Only forward: rows sealed with a key newer than the primary are never touched. During the rolling
+ *   restart after `keys promote`, an instance still on the old key set may run this job (the scheduler
+ *   runs it wherever a worker is free); it must not undo the rotation the restarted ones began.
  * - Yields to the event loop before every batch: PGlite answers queries without a macrotask, so an
  *   in-process run would otherwise starve request handling for a whole pass.
  */
@@ -99,6 +119,13 @@ export function createRewrapJob(
     return { envelope: vault.seal(plaintext, context) };
   }
 
+  /** Decrypt-only keys listed after the primary: `vault` lists keys oldest first (key-set-document.ts). */
+  function newerKids(primary: string): string[] {
+    const keys = vault.keys();
+    const at = keys.findIndex((k) => k.kid === primary);
+    return keys.slice(at + 1).flatMap((k) => (k.status === 'decrypt-only' ? [k.kid] : []));
+  }
+
   function newProgress(table: SealedTable): RewrapProgress {
     return { table, scanned: 0, rewrapped: 0, skippedUnreadable: 0, changedConcurrently: 0 };
   }
@@ -123,12 +150,17 @@ export function createRewrapJob(
     unreadable.set(key, entry);
   }
 
-  async function identitiesPass(primary: string, unreadable: Map<string, UnreadableRows>) {
+  async function identitiesPass(pass: Pass) {
+    const { primary, unreadable } = pass;
     const progress = newProgress('wechat_identities');
     let cursor: IdentityCursor | null = null;
     for (;;) {
       await nextTurn();
-      const page = await repository.findIdentitiesToRewrap(primary, cursor, batchSize);
+      if (pass.signal?.aborted) {
+        pass.stopped = true;
+        return progress;
+      }
+      const page = await repository.findIdentitiesToRewrap(primary, cursor, batchSize, pass.newer);
       for (const row of page) {
         const outcome = reseal(row.envelope, identitySessionKeyContext(row.appId, row.openid));
         const written =
@@ -151,13 +183,21 @@ export function createRewrapJob(
   }
 
   /** The table has no kid column (one row per app): each envelope's own kid decides. */
-  async function accessTokensPass(primary: string, unreadable: Map<string, UnreadableRows>) {
+  async function accessTokensPass(pass: Pass) {
+    const { primary, unreadable } = pass;
     const progress = newProgress('wechat_access_tokens');
     let after: string | null = null;
     for (;;) {
       await nextTurn();
+      if (pass.signal?.aborted) {
+        pass.stopped = true;
+        return progress;
+      }
       const page = await repository.findSealedAccessTokens(after, batchSize);
-      const stale = page.filter((row) => vault.kidOf(row.envelope) !== primary);
+      const stale = page.filter((row) => {
+        const kid = vault.kidOf(row.envelope);
+        return kid !== primary && (kid === null || !pass.newer.includes(kid));
+      });
       for (const row of stale) {
         const outcome = reseal(row.envelope, accessTokenContext(row.appId));
         const written =
@@ -175,12 +215,18 @@ export function createRewrapJob(
     }
   }
 
-  async function accessTokensNotOn(primary: string): Promise<number> {
-    let rows = 0;
+  /** Access tokens not on the primary, and how many of those are on a newer key. */
+  async function accessTokensNotOn(primary: string, newer: readonly string[]) {
+    const rows = { notOn: 0, newer: 0 };
     let after: string | null = null;
     for (;;) {
       const page = await repository.findSealedAccessTokens(after, batchSize);
-      rows += page.filter((row) => vault.kidOf(row.envelope) !== primary).length;
+      for (const row of page) {
+        const kid = vault.kidOf(row.envelope);
+        if (kid === primary) continue;
+        rows.notOn++;
+        if (kid !== null && newer.includes(kid)) rows.newer++;
+      }
       if (page.length < batchSize) return rows;
       after = page.at(-1)!.appId;
     }
@@ -189,22 +235,36 @@ export function createRewrapJob(
   return {
     batchSize,
 
-    /** One pass over every sealed column, to the end of each table. */
-    async runOnce(): Promise<RewrapResult> {
+    /**
+     * One pass over every sealed column, to the end of each table, or until `signal` aborts (checked
+     * before each batch, so a stop waits for one batch at most).
+     */
+    async runOnce(options: { signal?: AbortSignal } = {}): Promise<RewrapResult> {
       const started = clock.now();
       const primary = vault.primaryKid();
-      const unreadable = new Map<string, UnreadableRows>();
-      const passes = [await identitiesPass(primary, unreadable), await accessTokensPass(primary, unreadable)];
+      const pass: Pass = {
+        primary,
+        newer: newerKids(primary),
+        unreadable: new Map(),
+        signal: options.signal,
+        stopped: false,
+      };
+      const tables = [await identitiesPass(pass)];
+      if (!pass.stopped) tables.push(await accessTokensPass(pass));
       const sum = (field: 'rewrapped' | 'skippedUnreadable' | 'changedConcurrently') =>
-        passes.reduce((n, p) => n + p[field], 0);
-      const remaining = (await repository.countIdentitiesNotOn(primary)) + (await accessTokensNotOn(primary));
+        tables.reduce((n, p) => n + p[field], 0);
+      const tokens = await accessTokensNotOn(primary, pass.newer);
+      let newer = tokens.newer;
+      for (const kid of pass.newer) newer += await repository.countIdentitiesWithKid(kid);
       const result: RewrapResult = {
         primaryKid: primary,
         rewrapped: sum('rewrapped'),
         skippedUnreadable: sum('skippedUnreadable'),
         changedConcurrently: sum('changedConcurrently'),
-        remaining,
-        unreadable: [...unreadable.values()],
+        remaining: (await repository.countIdentitiesNotOn(primary)) + tokens.notOn,
+        newer,
+        stopped: pass.stopped,
+        unreadable: [...pass.unreadable.values()],
         durationMs: clock.now() - started,
       };
       // Counts and kids only: no row ids, no envelopes.
@@ -212,6 +272,12 @@ export function createRewrapJob(
         logger.warn(
           { unreadable: result.unreadable },
           'vault rewrap: rows the vault cannot open were left as they are',
+        );
+      }
+      if (result.newer > 0) {
+        logger.warn(
+          { primaryKid: primary, newerKids: pass.newer, rows: result.newer },
+          'vault rewrap: rows are sealed with a key newer than this instance’s primary; restart it with the promoted key set',
         );
       }
       const { unreadable: _listed, ...summary } = result;

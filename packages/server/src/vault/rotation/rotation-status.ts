@@ -123,7 +123,7 @@ export function describeRotation(input: {
     if (k.status !== 'decrypt-only' || k.age !== 'older') continue;
     next.push(
       total(k.rows) > 0
-        ? `${total(k.rows)} row(s) are still sealed with "${k.kid}": once every instance runs with "${primary}" as primary, run \`keys rewrap\`.`
+        ? `${total(k.rows)} row(s) are still sealed with "${k.kid}": once every instance runs with "${primary}" as primary, the scheduled vault-rewrap job re-seals them (or run \`keys rewrap\` now).`
         : `No row uses "${k.kid}" any more: \`keys retire ${k.kid}\`.`,
     );
   }

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../../storage/database.ts';
 
 /** A sealed session_key as stored: the kid column and the envelope text, exactly as read. */
@@ -35,12 +35,19 @@ export function createRotationRepository(db: Kysely<Database>) {
       primaryKid: string,
       after: IdentityCursor | null,
       limit: number,
+      /** Kids to leave alone: keys newer than this instance's primary (see rewrap-job.ts). */
+      skipKids: readonly string[] = [],
     ): Promise<SealedIdentity[]> {
       let query = db
         .selectFrom('wechat_identities')
         .select(['app_id', 'openid', 'session_key_kid', 'session_key_enc'])
         .where('session_key_enc', 'is not', null)
         .where((eb) => eb.or([eb('session_key_kid', 'is', null), eb('session_key_kid', '!=', primaryKid)]));
+      if (skipKids.length > 0) {
+        query = query.where((eb) =>
+          eb.or([eb('session_key_kid', 'is', null), eb('session_key_kid', 'not in', [...skipKids])]),
+        );
+      }
       if (after) {
         query = query.where((eb) =>
           eb(eb.refTuple('app_id', 'openid'), '>', eb.tuple(after.appId, after.openid)),
@@ -102,6 +109,23 @@ export function createRotationRepository(db: Kysely<Database>) {
         .where((eb) => eb.or([eb('session_key_kid', 'is', null), eb('session_key_kid', '!=', primaryKid)]))
         .executeTakeFirstOrThrow();
       return toCount(row.rows);
+    },
+
+    /**
+     * Every kid the identities name, by a skip scan of the kid index: one index probe per distinct kid
+     * (a handful), whatever the table's size. The scheduled rewrap asks this every few minutes to learn
+     * cheaply that it has nothing to do. May name a kid whose only rows hold no envelope any more.
+     */
+    async findIdentityKids(): Promise<string[]> {
+      const result = await sql<{ kid: string }>`
+        WITH RECURSIVE kids(kid) AS (
+          SELECT min(session_key_kid) FROM wechat_identities
+          UNION ALL
+          SELECT (SELECT min(session_key_kid) FROM wechat_identities WHERE session_key_kid > kids.kid)
+          FROM kids WHERE kids.kid IS NOT NULL
+        )
+        SELECT kid FROM kids WHERE kid IS NOT NULL`.execute(db);
+      return result.rows.map((r) => r.kid);
     },
 
     /** Sealed session_keys that name `kid` (the retire check; uses the kid index). */
