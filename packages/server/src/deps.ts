@@ -100,6 +100,7 @@ export async function createDeps(options: CreateDepsOptions) {
       databaseUrl: config.databaseUrl,
       dataDir: `${config.dataDir}/pglite`,
       poolSize: config.dbPoolSize,
+      prepareStatements: config.dbPrepareStatements,
     });
   if (!options.db) await migrateToLatest(db);
 

@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     { address, store: deps.db.kind, devMode: config.devMode, sms: smsConfig.provider },
     'wxauth listening',
   );
-  // R7: the session-key job on its schedule (pg-boss on PostgreSQL, a timer on PGlite); deps.close stops it.
+  // R7, R26: the session-key check and the vault rewrap on their schedules (pg-boss on PostgreSQL, a timer
+  // on PGlite); deps.close stops them.
   await deps.scheduler.start();
   if (!config.devMode && smsConfig.provider === 'inbox') {
     logger.warn(

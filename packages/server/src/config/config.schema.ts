@@ -29,6 +29,12 @@ export const VARIABLES = [
     description: 'PostgreSQL connection pool size (fixed, R29).',
   },
   {
+    name: 'WXAUTH_DATABASE_PREPARE',
+    default: 'true',
+    description:
+      'PostgreSQL: run queries as named prepared statements (parsed and planned once per connection). Set false behind a pooler that cannot keep them, such as PgBouncer in transaction mode before 1.21.',
+  },
+  {
     name: 'WXAUTH_APPS',
     secret: true,
     description:

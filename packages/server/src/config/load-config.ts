@@ -14,6 +14,7 @@ export interface Config {
   dataDir: string;
   databaseUrl: string | undefined;
   dbPoolSize: number;
+  dbPrepareStatements: boolean;
   /** Empty in dev mode until the dev simulator registers its app. */
   apps: WechatAppConfig[];
   devMode: boolean;
@@ -114,6 +115,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir: resolve(get('WXAUTH_DATA_DIR')!),
     databaseUrl: get('WXAUTH_DATABASE_URL'),
     dbPoolSize: int('WXAUTH_DB_POOL_SIZE', 1, 200),
+    dbPrepareStatements:
+      oneOf(get('WXAUTH_DATABASE_PREPARE')!, ['true', 'false'] as const, 'WXAUTH_DATABASE_PREPARE') ===
+      'true',
     apps,
     devMode,
     keys,
