@@ -34,6 +34,18 @@ describe.each(testStores)('WeChat login on $name', (store) => {
     expect(me.json()).toMatchObject({ id: body.user.id, wechat: [{ openid: user.openid }] });
   });
 
+  it('counts requests by method, route pattern and status in /metrics', async () => {
+    const counter = (text: string, labels: string) =>
+      Number(new RegExp(`^wxauth_http_requests_total\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const labels = 'method="POST",route="/v1/auth/wechat/login",status="200"';
+    const before = counter((await h.app.inject({ url: '/metrics' })).body, labels);
+    await wechatLogin(h);
+    await wechatLogin(h);
+    const text = (await h.app.inject({ url: '/metrics' })).body;
+    expect(counter(text, labels)).toBe(before + 2);
+    expect(text).toMatch(/^wxauth_http_request_seconds_count\{method="POST",route="\/v1\/auth\/wechat\/login"\} \d+$/m);
+  });
+
   it('finds the same user on the next login and keeps the newest session_key, sealed', async () => {
     const first = await wechatLogin(h);
     const again = await wechatLogin(h, { openid: first.user.openid });

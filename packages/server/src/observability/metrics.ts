@@ -96,8 +96,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     registers: [registry],
   });
 
+  // Label children per (method, route, status), so a request costs two increments instead of two label
+  // hashings (prom-client sorts and joins the labels on every inc/observe). Bounded: routes are patterns.
+  const httpChildren = new Map<string, { count: () => void; seconds: (value: number) => void }>();
+  function observeHttp(method: string, route: string, status: number, seconds: number): void {
+    const key = `${method} ${status} ${route}`;
+    let child = httpChildren.get(key);
+    if (child === undefined) {
+      const count = httpRequests.labels(method, route, String(status));
+      const duration = httpDuration.labels(method, route);
+      child = { count: () => count.inc(), seconds: (value) => duration.observe(value) };
+      httpChildren.set(key, child);
+    }
+    child.count();
+    child.seconds(seconds);
+  }
+
   return {
     registry,
+    observeHttp,
     wechatCalls,
     wechatLatency,
     wechatBreakerOpen,
