@@ -1,4 +1,5 @@
 import { type KeyObject, sign, verify } from 'node:crypto';
+import { derToP1363, p1363ToDer } from './ecdsa-encoding.ts';
 
 /**
  * ES256 compact JWS with node:crypto's synchronous ECDSA. jose signs through WebCrypto, whose every
@@ -15,7 +16,7 @@ export function b64urlJson(value: unknown): string {
 
 function signCompact(header: object, payload: object, key: KeyObject): string {
   const input = `${b64urlJson(header)}.${b64urlJson(payload)}`;
-  const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  const signature = derToP1363(sign('sha256', Buffer.from(input), key));
   return `${input}.${signature.toString('base64url')}`;
 }
 
@@ -24,7 +25,7 @@ function verifyCompact(signingInput: string, signatureSegment: string, key: KeyO
   const signature = Buffer.from(signatureSegment, 'base64url');
   if (signature.length !== SIGNATURE_BYTES) return false;
   try {
-    return verify('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' }, signature);
+    return verify('sha256', Buffer.from(signingInput), key, p1363ToDer(signature));
   } catch {
     return false;
   }
