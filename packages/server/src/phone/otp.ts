@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHmac, type KeyObject, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 /** R8: 6 digits, uniform from a CSPRNG (randomInt has no modulo bias), zero-padded. */
 export function generateOtp(): string {
@@ -17,7 +17,7 @@ export function newCodeId(): string {
  * offline without the pepper (10^6 codes would take no time against a plain hash).
  */
 export function otpHmac(
-  pepper: Buffer,
+  pepper: Buffer | KeyObject,
   input: { purpose: string; phone: string; codeId: string; code: string },
 ): Buffer {
   return createHmac('sha256', pepper)

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { AppError } from '../errors.ts';
 import type { Database } from '../storage/database.ts';
@@ -25,7 +26,7 @@ function lockFor(failures: number): number {
  */
 export async function verifyOtp(
   trx: Kysely<Database>,
-  input: { phone: string; code: string; purpose: string; pepper: Buffer; now: number },
+  input: { phone: string; code: string; purpose: string; pepper: Buffer | KeyObject; now: number },
 ): Promise<VerifyResult> {
   const repo = createSmsVerifyRepository(trx);
   const now = new Date(input.now);
