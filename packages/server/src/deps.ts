@@ -208,7 +208,7 @@ export async function createDeps(options: CreateDepsOptions) {
     newUserId: () => randomUUID(),
   });
 
-  const limiter = createRateLimiter({
+  const limiter = await createRateLimiter({
     clock,
     metrics,
     ...(config.redisUrl ? { redisUrl: config.redisUrl } : {}),

@@ -165,8 +165,8 @@ describe('createRateLimiter', () => {
   it('builds memory without a URL and Redis with one; counts decisions on the app registry', async () => {
     const registry = new Registry();
     const clock = createManualClock(START);
-    const memory = createRateLimiter({ clock, metrics: { registry } });
-    const redis = createRateLimiter({ clock, redisUrl: 'redis://127.0.0.1:1', metrics: { registry } });
+    const memory = await createRateLimiter({ clock, metrics: { registry } });
+    const redis = await createRateLimiter({ clock, redisUrl: 'redis://127.0.0.1:1', metrics: { registry } });
     try {
       expect(memory.kind).toBe('memory');
       expect(redis.kind).toBe('redis');

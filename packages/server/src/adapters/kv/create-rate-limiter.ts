@@ -3,7 +3,6 @@ import type { Clock } from '../../clock.ts';
 import type { RateLimiter } from './kv.types.ts';
 import { createMemoryRateLimiter } from './memory-limiter.ts';
 import { instrumentRateLimiter, rateLimitMetrics } from './rate-limit-metrics.ts';
-import { createRedisRateLimiter } from './redis-limiter.ts';
 
 export interface CreateRateLimiterOptions {
   /** Redis when set (limits shared by all instances), memory otherwise (one instance only). */
@@ -21,10 +20,11 @@ export interface CreateRateLimiterOptions {
  * The limiter the composition root builds. SMS send uses it as is (fails closed on
  * KvUnavailableError); refresh and login wrap it in createFallbackRateLimiter (R24).
  */
-export function createRateLimiter(options: CreateRateLimiterOptions): RateLimiter {
+export async function createRateLimiter(options: CreateRateLimiterOptions): Promise<RateLimiter> {
   const { redisUrl, clock, metrics } = options;
+  // ioredis is loaded only when Redis is configured: it is a noticeable part of a cold start.
   const limiter = redisUrl
-    ? createRedisRateLimiter({
+    ? (await import('./redis-limiter.ts')).createRedisRateLimiter({
         redis: redisUrl,
         clock,
         ...(options.prefix !== undefined && { prefix: options.prefix }),

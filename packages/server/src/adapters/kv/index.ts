@@ -12,9 +12,5 @@ export {
   type MemoryRateLimiterOptions,
 } from './memory-limiter.ts';
 export { instrumentRateLimiter, type RateLimitMetrics, rateLimitMetrics } from './rate-limit-metrics.ts';
-export {
-  createRedisRateLimiter,
-  type RedisRateLimiter,
-  type RedisRateLimiterOptions,
-  rateLimiterRedisOptions,
-} from './redis-limiter.ts';
+// Types only: the Redis limiter (and ioredis) is loaded on demand by createRateLimiter.
+export type { RedisRateLimiter, RedisRateLimiterOptions } from './redis-limiter.ts';
