@@ -4,37 +4,42 @@ import { loadConfig } from '../src/config/load-config.ts';
 import { createDeps } from '../src/deps.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { createDb, migrateToLatest } from '../src/storage/create-db.ts';
+import { benchRoutes } from './wxauth/bench-routes.ts';
+import { createBenchSmsProvider } from './wxauth/delayed-inbox.ts';
 
 /**
- * The system under test for bench/run.ts: the real composition root and app, in its own process so its
- * CPU can be measured apart from the load generator and the simulator. Adds two routes:
- * /__bench/bare (S0 calibration: all plugins registered, no auth) and /__bench/cpu (process.cpuUsage()).
+ * wxauth as the system under test: the real composition root (createDeps) and app (buildApp), in a
+ * process of its own so its CPU is measured apart from the load generator and the simulator, plus the
+ * bench-only routes of wxauth/bench-routes.ts. Configured by the usual WXAUTH_* variables and:
+ *   BENCH_DATABASE_URL, BENCH_SCHEMA   PostgreSQL and an empty schema; otherwise PGlite
+ *   BENCH_DATA_DIR                      PGlite on disk (S7); otherwise PGlite in memory
+ *   BENCH_SMS_DELAY_MS                  how long each SMS send takes (default 100)
+ * Prints `READY <url>` once it listens.
  */
 const config = loadConfig(process.env);
+const logger = createLogger({ level: config.logLevel, destination: process.stderr });
 const db = createDb({
   databaseUrl: process.env.BENCH_DATABASE_URL,
   schema: process.env.BENCH_SCHEMA,
+  dataDir: process.env.BENCH_DATA_DIR,
   poolSize: 16,
 });
 await migrateToLatest(db);
-const deps = await createDeps({
-  config,
-  keys: parseKeySet(config.keys),
-  db,
-  logger: createLogger({ level: 'warn' }),
+const sms = createBenchSmsProvider({
+  clock: { now: () => Date.now() },
+  delayMs: Number(process.env.BENCH_SMS_DELAY_MS ?? 100),
 });
-const app = await buildApp({
-  ...deps,
-  extraRoutes: [
-    async (fastify) => {
-      fastify.get('/__bench/bare', async () => ({ ok: true }));
-      fastify.get('/__bench/cpu', async () => process.cpuUsage());
-    },
-  ],
-});
+const deps = await createDeps({ config, keys: parseKeySet(config.keys), db, logger, smsProvider: sms });
+const app = await buildApp({ ...deps, extraRoutes: [benchRoutes(deps, sms)] });
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 process.stdout.write(`READY ${address}\n`);
+
+let closing = false;
 process.on('SIGTERM', async () => {
+  if (closing) return;
+  closing = true;
+  // A hung close must not keep the runner waiting; it SIGKILLs after 5 s anyway.
+  setTimeout(() => process.exit(0), 3_000).unref();
   await app.close();
   await deps.close();
   await db.close();

@@ -43,7 +43,9 @@ describe.each(testStores)('WeChat login on $name', (store) => {
     await wechatLogin(h);
     const text = (await h.app.inject({ url: '/metrics' })).body;
     expect(counter(text, labels)).toBe(before + 2);
-    expect(text).toMatch(/^wxauth_http_request_seconds_count\{method="POST",route="\/v1\/auth\/wechat\/login"\} \d+$/m);
+    expect(text).toMatch(
+      /^wxauth_http_request_seconds_count\{method="POST",route="\/v1\/auth\/wechat\/login"\} \d+$/m,
+    );
   });
 
   it('finds the same user on the next login and keeps the newest session_key, sealed', async () => {

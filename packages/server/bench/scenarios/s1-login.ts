@@ -1,0 +1,205 @@
+import { closed, withCodes } from '../lib/contenders.ts';
+import { JSON_HEADERS, type RequestSpec } from '../lib/load.ts';
+import { type Row, rowOf, rpsRatio, type Scenario, unavailableRow } from '../lib/results.ts';
+import { type Contender, type ContenderSamples, interleave } from '../lib/rounds.ts';
+import { median } from '../lib/stats.ts';
+import {
+  betterAuthAvailable,
+  describeBetterAuth,
+  type System,
+  startBetterAuth,
+  startFloor,
+  startWxauth,
+  stopAll,
+  tryStart,
+} from '../lib/systems.ts';
+import { APP_ID, type CodePool, startSim, UPSTREAM_LATENCY } from '../sim/client.ts';
+import { openLoginWithOverhead } from './s1-overhead.ts';
+
+const CONNECTIONS = 200;
+const BA_DEFAULTS = { cookieCache: false, awaitSend: false, updateAge: 86_400 };
+/** A 200 without a token is not a login. */
+const issuedToken = (body: string) => /"(accessToken|token)"/.test(body);
+
+const login = (codes: CodePool, path: string, withAppId: boolean) => (): RequestSpec => ({
+  method: 'POST',
+  path,
+  headers: JSON_HEADERS,
+  body: JSON.stringify(withAppId ? { code: codes.take(), appId: APP_ID } : { code: codes.take() }),
+});
+
+/**
+ * S1, WeChat login end to end, against (a) the hand-written floor on the same store, (b) the floor
+ * with the DB stubbed, (c) better-auth's minimal WeChat endpoint. Closed loop for the ceiling; then
+ * open loop at 50 % of wxauth's ceiling, where overhead = wxauth's p50/p99 minus the same percentile
+ * of a route that only proxies code2Session (the simulator as a client sees it), paired per round.
+ */
+export const s1: Scenario = {
+  id: 'S1',
+  title: 'WeChat login end to end',
+  perStore: true,
+  async run({ profile, store, log, shared }) {
+    const sim = await startSim();
+    const systems: (System | { unavailable: string } | null)[] = [];
+    try {
+      const [wxauth, floor, stub, ba] = await Promise.all([
+        startWxauth(store, sim),
+        startFloor(store, sim),
+        startFloor('stub', sim),
+        betterAuthAvailable()
+          ? tryStart(() => startBetterAuth(store, sim, BA_DEFAULTS))
+          : Promise.resolve({ unavailable: 'comparators/better-auth/server.ts does not exist yet' }),
+      ]);
+      systems.push(wxauth, floor, stub, ba);
+
+      const contenders: Contender[] = [
+        closed('wxauth', {
+          origin: wxauth.url,
+          connections: CONNECTIONS,
+          next: login(sim.codes, '/v1/auth/wechat/login', true),
+          verifyBody: issuedToken,
+          cpuUrl: wxauth.url,
+        }),
+        closed('floor', {
+          origin: floor.url,
+          connections: CONNECTIONS,
+          next: login(sim.codes, '/wechat/login', false),
+          verifyBody: issuedToken,
+          cpuUrl: floor.url,
+        }),
+        closed('floor, DB stubbed', {
+          origin: stub.url,
+          connections: CONNECTIONS,
+          next: login(sim.codes, '/wechat/login', false),
+          verifyBody: issuedToken,
+          cpuUrl: stub.url,
+        }),
+      ];
+      if ('url' in ba) {
+        contenders.push(
+          closed('better-auth', {
+            origin: ba.url,
+            connections: CONNECTIONS,
+            next: login(sim.codes, '/wechat/login', false),
+            verifyBody: issuedToken,
+            cpuUrl: ba.url,
+          }),
+        );
+      }
+      log(`  closed loop, ${CONNECTIONS} connections`);
+      const closedSamples = await interleave(
+        contenders.map((c) => withCodes(sim.codes, c)),
+        profile,
+        log,
+      );
+
+      const ceiling = median(closedSamples.get('wxauth')!.phases.map((p) => p.rps));
+      shared.s1Ceiling.set(store.label, ceiling);
+      const rate = Math.max(10, Math.round(ceiling * 0.5));
+      log(`  open loop at ${rate}/s (50 % of wxauth's ceiling)`);
+      const openContenders: Contender[] = [
+        openLoginWithOverhead(
+          'upstream only (proxy)',
+          sim,
+          floor.url,
+          '/proxy/code2session',
+          false,
+          rate,
+          floor.url,
+        ),
+        openLoginWithOverhead('wxauth', sim, wxauth.url, '/v1/auth/wechat/login', true, rate, wxauth.url),
+        openLoginWithOverhead('floor', sim, floor.url, '/wechat/login', false, rate, floor.url),
+      ];
+      if ('url' in ba) {
+        openContenders.push(
+          openLoginWithOverhead('better-auth', sim, ba.url, '/wechat/login', false, rate, ba.url),
+        );
+      }
+      const openSamples = await interleave(
+        openContenders,
+        { warmupSec: 0, roundSec: profile.openRoundSec, rounds: profile.openRounds },
+        log,
+      );
+
+      return report(store.label, closedSamples, openSamples, rate, ba, sim.codes.shortfall());
+    } finally {
+      await stopAll(systems);
+      await sim.child.stop();
+    }
+  },
+};
+
+function report(
+  storeLabel: string,
+  closedSamples: Map<string, ContenderSamples>,
+  openSamples: Map<string, ContenderSamples>,
+  rate: number,
+  ba: System | { unavailable: string },
+  shortfall: number,
+) {
+  const closedBase = { scenario: 'S1' as const, store: storeLabel, load: `closed, ${CONNECTIONS} conn` };
+  const ours = rowOf(
+    { ...closedBase, system: 'wxauth POST /v1/auth/wechat/login' },
+    closedSamples.get('wxauth'),
+  );
+  const floor = rowOf(
+    { ...closedBase, system: 'floor: upstream + 1 statement + ES256 sign' },
+    closedSamples.get('floor'),
+  );
+  const stub = rowOf(
+    { ...closedBase, system: 'floor, DB stubbed (CPU ceiling)' },
+    closedSamples.get('floor, DB stubbed'),
+  );
+  floor.ratio = rpsRatio(ours, floor);
+  stub.ratio = rpsRatio(ours, stub);
+  const baLabel = `better-auth (${describeBetterAuth(BA_DEFAULTS)})`;
+  const baRow =
+    'url' in ba
+      ? rowOf({ ...closedBase, system: baLabel }, closedSamples.get('better-auth'))
+      : unavailableRow({ ...closedBase, system: 'better-auth' }, ba.unavailable);
+  baRow.ratio = rpsRatio(ours, baRow);
+
+  const openBase = { scenario: 'S1' as const, store: storeLabel, load: `open, ${rate}/s` };
+  const upstream = rowOf(
+    {
+      ...openBase,
+      system: 'upstream only: a route proxying code2Session',
+      note: `simulator: median ${UPSTREAM_LATENCY.median} ms, p99 ${UPSTREAM_LATENCY.p99} ms, 1 % 1–3 s`,
+    },
+    openSamples.get('upstream only (proxy)'),
+  );
+  const openOurs = rowOf({ ...openBase, system: 'wxauth login' }, openSamples.get('wxauth'));
+  const openFloor = rowOf({ ...openBase, system: 'floor login' }, openSamples.get('floor'));
+  const rows: Row[] = [ours, floor, stub, baRow, upstream, openOurs, openFloor];
+  if ('url' in ba)
+    rows.push(rowOf({ ...openBase, system: 'better-auth login' }, openSamples.get('better-auth')));
+
+  // Per request: each login's latency minus its own code2Session time inside the simulator.
+  const overheadOf = (id: string, key: 'overheadP50' | 'overheadP99') =>
+    median(
+      (openSamples.get(id)?.phases ?? []).map((p) => p.extra?.[key] ?? Number.NaN).filter(Number.isFinite),
+    );
+  const describe = (row: Row | undefined, id: string) => {
+    if (!row) return;
+    const text = `overhead over its own upstream call: p50 ${overheadOf(id, 'overheadP50').toFixed(1)} ms, p99 ${overheadOf(id, 'overheadP99').toFixed(1)} ms`;
+    row.note = row.note ? `${row.note}; ${text}` : text;
+  };
+  describe(upstream, 'upstream only (proxy)');
+  describe(openOurs, 'wxauth');
+  describe(openFloor, 'floor');
+  describe(rows[7], 'better-auth');
+  const overheadP50 = overheadOf('wxauth', 'overheadP50');
+  const overheadP99 = overheadOf('wxauth', 'overheadP99');
+  const notes =
+    shortfall > 0 ? [`S1: the login-code pool ran dry ${shortfall} times (those requests failed).`] : [];
+  return {
+    rows,
+    metrics: {
+      'S1.vsFloor': floor.ratio,
+      'S1.vsBetterAuth': baRow.ratio,
+      'S1.overheadP50': overheadP50,
+      'S1.overheadP99': overheadP99,
+    },
+    notes,
+  };
+}
