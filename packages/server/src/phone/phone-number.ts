@@ -45,7 +45,7 @@ export function normalizePhone(input: unknown, policy: PhonePolicy): PhoneResult
   } catch {
     return { ok: false, reason: 'invalid' };
   }
-  if (!parsed || !parsed.isValid()) return { ok: false, reason: 'invalid' };
+  if (!parsed?.isValid()) return { ok: false, reason: 'invalid' };
   const type = parsed.getType();
   // Codes go out by SMS: a number that cannot be a mobile cannot receive one.
   if (type !== undefined && type !== 'MOBILE' && type !== 'FIXED_LINE_OR_MOBILE')

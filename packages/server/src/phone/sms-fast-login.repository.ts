@@ -3,7 +3,7 @@ import { type NewSession, sessionInsertCtes } from '../sessions/sessions.reposit
 import type { Database } from '../storage/database.ts';
 import { type ProfileColumns, profileFromRow } from '../users/profile-sql.ts';
 import type { UserProfile } from '../users/users.types.ts';
-import type { ActiveCode } from './sms.repository.ts';
+import { type ActiveCode, findActiveCode } from './sms.repository.ts';
 
 /**
  * The happy path of an SMS login in two round trips and no transaction (performance.md S4): read the
@@ -22,20 +22,8 @@ import type { ActiveCode } from './sms.repository.ts';
  */
 export function createSmsFastLoginRepository(db: Kysely<Database>) {
   return {
-    async peekActiveCode(phone: string, purpose: string): Promise<ActiveCode | null> {
-      const row = await db
-        .selectFrom('sms_codes')
-        .select(['id', 'code_hmac', 'attempts', 'expires_at'])
-        .where('phone', '=', phone)
-        .where('purpose', '=', purpose)
-        .where('consumed_at', 'is', null)
-        .where('invalidated_at', 'is', null)
-        .orderBy('created_at', 'desc')
-        .limit(1)
-        .executeTakeFirst();
-      return row
-        ? { id: row.id, codeHmac: row.code_hmac, attempts: row.attempts, expiresAt: row.expires_at }
-        : null;
+    peekActiveCode(phone: string, purpose: string): Promise<ActiveCode | null> {
+      return findActiveCode(db, phone, purpose, { lock: false });
     },
 
     async consumeAndStartSession(input: {

@@ -145,6 +145,28 @@ export function createSmsRepository(db: Kysely<Database>) {
 }
 
 /** The verification half works inside the caller's transaction (it continues with the login). */
+/** The newest code of a phone and purpose that is neither consumed nor invalidated (expiry is the caller's). */
+export async function findActiveCode(
+  db: Kysely<Database>,
+  phone: string,
+  purpose: string,
+  options: { lock: boolean },
+): Promise<ActiveCode | null> {
+  const query = db
+    .selectFrom('sms_codes')
+    .select(['id', 'code_hmac', 'attempts', 'expires_at'])
+    .where('phone', '=', phone)
+    .where('purpose', '=', purpose)
+    .where('consumed_at', 'is', null)
+    .where('invalidated_at', 'is', null)
+    .orderBy('created_at', 'desc')
+    .limit(1);
+  const row = await (options.lock ? query.forUpdate() : query).executeTakeFirst();
+  return row
+    ? { id: row.id, codeHmac: row.code_hmac, attempts: row.attempts, expiresAt: row.expires_at }
+    : null;
+}
+
 export function createSmsVerifyRepository(trx: Kysely<Database>) {
   return {
     /**
@@ -194,21 +216,8 @@ export function createSmsVerifyRepository(trx: Kysely<Database>) {
      * R10: the newest live code of the phone and purpose, row-locked. Concurrent submissions queue here;
      * PostgreSQL re-checks the WHERE after the lock, so a code consumed meanwhile is simply not found.
      */
-    async lockActiveCode(phone: string, purpose: string): Promise<ActiveCode | null> {
-      const row = await trx
-        .selectFrom('sms_codes')
-        .select(['id', 'code_hmac', 'attempts', 'expires_at'])
-        .where('phone', '=', phone)
-        .where('purpose', '=', purpose)
-        .where('consumed_at', 'is', null)
-        .where('invalidated_at', 'is', null)
-        .orderBy('created_at', 'desc')
-        .limit(1)
-        .forUpdate()
-        .executeTakeFirst();
-      return row
-        ? { id: row.id, codeHmac: row.code_hmac, attempts: row.attempts, expiresAt: row.expires_at }
-        : null;
+    lockActiveCode(phone: string, purpose: string): Promise<ActiveCode | null> {
+      return findActiveCode(trx, phone, purpose, { lock: true });
     },
 
     async consumeCode(codeId: string, now: Date): Promise<void> {
