@@ -2,6 +2,7 @@ import { nextMinuteBoundary } from '../adapters/wechat/errcodes.ts';
 import type { Clock } from '../clock.ts';
 import { createGroupCommit, retryDeadlock } from '../jobs/group-commit.ts';
 import type { JobRunsRepository, RunCounts, RunStatus } from '../jobs/job-runs.repository.ts';
+import { createRunExit } from '../jobs/run-exit.ts';
 import { createTokenBucket, realSleep, type Sleep, type TokenBucket } from '../jobs/token-bucket.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
@@ -86,6 +87,7 @@ export function createSessionKeyCheckJob(deps: {
       runStartedAt: joined.startedAt,
       appIds: [...deps.apps.keys()],
     };
+    const exit = createRunExit({ runs, metrics, clock, job, runId: scope.runId, workerId, liveMs: LIVE_MS });
     log.info({ runId: scope.runId, how: joined.how, workerId }, 'session-key check started');
     if (joined.how === 'new') await repository.refreshStatistics();
 
@@ -246,33 +248,13 @@ export function createSessionKeyCheckJob(deps: {
         await flushCounts();
       }
     } catch (err) {
-      await runs
-        .leave({
-          runId: scope.runId,
-          workerId,
-          now: at(clock.now()),
-          liveSince: at(clock.now() - LIVE_MS),
-          done: false,
-          detail: 'worker failed',
-        })
-        .catch(() => undefined);
-      metrics.jobRuns.inc({ job, status: 'failed' });
+      await exit.failed();
       throw err;
     }
     const detail = fatal ?? (signal?.aborted ? 'stopped' : null);
     // The run's totals come from the rows' own checkpoints: exact even if a worker died mid-batch.
     const totals = done ? await repository.runTotals(scope.runId) : undefined;
-    const status = await runs.leave({
-      ...(totals ? { totals } : {}),
-      runId: scope.runId,
-      workerId,
-      now: at(clock.now()),
-      liveSince: at(clock.now() - LIVE_MS),
-      done,
-      detail,
-    });
-    metrics.jobRuns.inc({ job, status });
-    if (status === 'succeeded') metrics.jobLastSuccess.set({ job }, Math.floor(clock.now() / 1000));
+    const status = await exit.finished({ done, detail, ...(totals ? { totals } : {}) });
     const summary: RunSummary = {
       runId: scope.runId,
       how: joined.how,

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../clock.ts';
 import type { JobRunsRepository, JoinedRun, RunStatus } from '../../jobs/job-runs.repository.ts';
+import { createRunExit } from '../../jobs/run-exit.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { Database } from '../../storage/database.ts';
@@ -150,6 +151,7 @@ export function createVaultRewrapJob(deps: {
     });
     summary.runId = joined.runId;
     summary.how = joined.how;
+    const exit = createRunExit({ runs, metrics, clock, job, runId: joined.runId, workerId, liveMs: LIVE_MS });
     log.info({ runId: joined.runId, how: joined.how, workerId }, 'vault rewrap started');
 
     let last: RewrapResult | null = null;
@@ -178,33 +180,14 @@ export function createVaultRewrapJob(deps: {
         if (last.stopped || summary.olderLeft === 0 || last.rewrapped + last.changedConcurrently === 0) break;
       }
     } catch (err) {
-      await runs
-        .leave({
-          runId: joined.runId,
-          workerId,
-          now: at(clock.now()),
-          liveSince: at(clock.now() - LIVE_MS),
-          done: false,
-          detail: 'worker failed',
-        })
-        .catch(() => undefined);
-      metrics.jobRuns.inc({ job, status: 'failed' });
+      await exit.failed();
       throw err;
     }
 
     const done = last !== null && !last.stopped && summary.olderLeft === 0;
     summary.detail = describe(summary, done, signal?.aborted === true);
-    summary.status = await runs.leave({
-      runId: joined.runId,
-      workerId,
-      now: at(clock.now()),
-      liveSince: at(clock.now() - LIVE_MS),
-      done,
-      detail: summary.detail,
-    });
+    summary.status = await exit.finished({ done, detail: summary.detail });
     summary.durationMs = clock.now() - started;
-    metrics.jobRuns.inc({ job, status: summary.status });
-    if (summary.status === 'succeeded') metrics.jobLastSuccess.set({ job }, Math.floor(clock.now() / 1000));
     log.info(summary, 'vault rewrap finished');
     return summary;
   }
