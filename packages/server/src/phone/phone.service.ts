@@ -10,8 +10,7 @@ import type { Database } from '../storage/database.ts';
 import { generateOtp, newCodeId, OTP_PATTERN, otpHmac, otpMatches } from './otp.ts';
 import { maskPhone, normalizePhone, type PhonePolicy } from './phone-number.ts';
 import { budgetDay, decideSend, type SmsSendPolicy } from './send-policy.ts';
-import type { SmsRepository } from './sms.repository.ts';
-import { createSmsFastLoginRepository } from './sms-fast-login.repository.ts';
+import { findActiveCode, type SmsRepository } from './sms.repository.ts';
 import { MAX_ATTEMPTS, verifyOtp } from './verify-otp.ts';
 
 export type SmsPurpose = 'login' | 'bind';
@@ -185,7 +184,7 @@ export function createSmsCodeService(deps: {
       purpose: SmsPurpose;
     }): Promise<string | null> {
       if (!OTP_PATTERN.test(input.code)) return null;
-      const active = await createSmsFastLoginRepository(deps.db).peekActiveCode(input.phone, input.purpose);
+      const active = await findActiveCode(deps.db, input.phone, input.purpose, { lock: false });
       if (!active || active.expiresAt.getTime() <= clock.now() || active.attempts >= MAX_ATTEMPTS)
         return null;
       const expected = otpHmac(pepper, { ...input, codeId: active.id });

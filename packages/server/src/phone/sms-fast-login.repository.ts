@@ -1,14 +1,14 @@
 import { type Kysely, sql } from 'kysely';
 import { type NewSession, sessionInsertCtes } from '../sessions/sessions.repository.ts';
 import type { Database } from '../storage/database.ts';
-import { type ProfileColumns, profileFromRow } from '../users/profile-sql.ts';
+import { type ProfileColumns, profileColumns, profileFromRow } from '../users/profile-sql.ts';
 import type { UserProfile } from '../users/users.types.ts';
-import { type ActiveCode, findActiveCode } from './sms.repository.ts';
 
 /**
- * The happy path of an SMS login in two round trips and no transaction (performance.md S4): read the
- * newest live code, compare it in constant time in the process, then consume it, clear the phone's
- * failures, find or create the user and start the session in ONE statement.
+ * The happy path of an SMS login in two round trips and no transaction (performance.md S4): the caller
+ * reads the newest live code unlocked (findActiveCode) and compares it in constant time; this then
+ * consumes it, clears the phone's failures, finds or creates the user and starts the session in ONE
+ * statement.
  *
  * Why this is as safe as the locked path (verify-otp.ts), which still handles every other case:
  * - The consume is a conditional UPDATE of that code's row. It waits for any transaction holding the
@@ -22,10 +22,6 @@ import { type ActiveCode, findActiveCode } from './sms.repository.ts';
  */
 export function createSmsFastLoginRepository(db: Kysely<Database>) {
   return {
-    peekActiveCode(phone: string, purpose: string): Promise<ActiveCode | null> {
-      return findActiveCode(db, phone, purpose, { lock: false });
-    },
-
     async consumeAndStartSession(input: {
       codeId: string;
       phone: string;
@@ -56,14 +52,7 @@ export function createSmsFastLoginRepository(db: Kysely<Database>) {
           RETURNING id, phone, created_at, disabled_at, (xmax = 0) AS inserted
         ),
         ${sessionInsertCtes(input.session, sql`(SELECT id FROM u)`, input.maxSessions)}
-        SELECT
-          CASE WHEN u.disabled_at IS NULL THEN u.id END AS profile_id,
-          u.phone AS profile_phone,
-          u.created_at AS profile_created_at,
-          (SELECT json_agg(json_build_object('appId', i.app_id, 'openid', i.openid, 'unionid', i.unionid))
-             FROM wechat_identities i WHERE i.user_id = u.id) AS profile_identities,
-          u.inserted
-        FROM u`.execute(db);
+        SELECT ${profileColumns('u')}, u.inserted FROM u`.execute(db);
       const row = result.rows[0];
       if (!row) return null;
       const profile = profileFromRow(row);

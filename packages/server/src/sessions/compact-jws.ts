@@ -10,7 +10,7 @@ import { derToP1363, p1363ToDer } from './ecdsa-encoding.ts';
  */
 const SIGNATURE_BYTES = 64;
 
-export function b64urlJson(value: unknown): string {
+function b64urlJson(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
 

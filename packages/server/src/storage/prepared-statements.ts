@@ -18,7 +18,6 @@ import type pg from 'pg';
  */
 export function prepareStatementsOnConnect(pool: pg.Pool, maxPerConnection = 256): void {
   pool.on('connect', (client) => {
-    const prepared = new Set<string>();
     const names = new Map<string, string>();
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     const patched = (...args: unknown[]): unknown => {
@@ -26,10 +25,9 @@ export function prepareStatementsOnConnect(pool: pg.Pool, maxPerConnection = 256
       if (typeof text !== 'string' || !Array.isArray(values) || args.length !== 2) return query(...args);
       let name = names.get(text);
       if (name === undefined) {
-        if (prepared.size >= maxPerConnection) return query(text, values);
+        if (names.size >= maxPerConnection) return query(text, values);
         name = `wx_${createHash('sha1').update(text).digest('base64url')}`;
         names.set(text, name);
-        prepared.add(name);
       }
       return query({ name, text, values });
     };
