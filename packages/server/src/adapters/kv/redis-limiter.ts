@@ -122,12 +122,12 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
   }
 
   /** One deadline for the whole call (connection wait included): R24 treats slow as down. */
-  async function withinDeadline<T>(run: () => Promise<T>): Promise<T> {
+  async function withinDeadline<T>(run: () => Promise<T>, deadlineMs = commandTimeoutMs): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new KvUnavailableError({ cause: new Error(`no answer within ${commandTimeoutMs} ms`) })),
-        commandTimeoutMs,
+        () => reject(new KvUnavailableError({ cause: new Error(`no answer within ${deadlineMs} ms`) })),
+        deadlineMs,
       );
     });
     try {
@@ -192,21 +192,12 @@ export function createRedisRateLimiter(options: RedisRateLimiterOptions): RedisR
         await redis.del(id);
       });
     },
-    async warmUp(timeoutMs) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      });
-      const prepared = (async () => {
+    warmUp(timeoutMs) {
+      return withinDeadline(async () => {
         await ready();
         await redis.script('LOAD', HIT_ALL);
         return true;
-      })().catch(() => false);
-      try {
-        return await Promise.race([prepared, late]);
-      } finally {
-        clearTimeout(timer);
-      }
+      }, timeoutMs).catch(() => false);
     },
     async close() {
       if (!owned) return;
