@@ -148,4 +148,17 @@ describe('GET /sns/jscode2session', () => {
     h.sim.advanceClock(59_000);
     expect((await h.code2Session(codes[3]!)).errcode).toBeUndefined();
   });
+
+  it('counts a call against the app-wide limit when it arrives, not when its slow answer leaves', async () => {
+    const h = await startHarness({ latencyMs: 300, rateLimits: { '/sns/jscode2session': { perSecond: 1 } } });
+    const [first, second] = Array.from({ length: 2 }, () => h.sim.login({ appId: APP.appId }).code);
+    // The first call arrives in one second and is still being answered when the clock moves to the next,
+    // where the second call arrives: each second saw one call.
+    const slow = h.code2Session(first!);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    h.sim.advanceClock(1000);
+    const next = h.code2Session(second!);
+    expect((await slow).errcode).toBeUndefined();
+    expect((await next).errcode).toBeUndefined();
+  });
 });

@@ -34,15 +34,18 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
   return text === '' ? {} : JSON.parse(text);
 }
 
-/** Counts what WeChat would see: the answer's errcode, read on its way out. */
+/**
+ * Counts what WeChat would see: the answer's errcode, read on its way out, and admitted calls per
+ * second of their arrival (as the simulator's limit counts them; the answer may leave seconds later).
+ */
 function countCheck(res: ServerResponse): void {
+  const second = Math.floor(Date.now() / 1000);
   const end = res.end.bind(res) as (chunk?: unknown, ...rest: unknown[]) => ServerResponse;
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
     checks.total++;
     const text = typeof chunk === 'string' ? chunk : Buffer.isBuffer(chunk) ? chunk.toString('utf8') : '';
     if (text.includes('"errcode":45011')) checks.overLimit++;
     else {
-      const second = Math.floor(Date.now() / 1000);
       checks.perSecond.set(second, (checks.perSecond.get(second) ?? 0) + 1);
     }
     return end(chunk, ...rest);

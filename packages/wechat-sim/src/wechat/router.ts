@@ -35,7 +35,11 @@ export interface WechatRouterDeps {
   record(call: SimCallRecord): void;
 }
 
-/** Latency, then an injected fault if any, then app-wide rate limits, then the endpoint itself. */
+/**
+ * App-wide rate limits as the call arrives (WeChat counts a call when it reaches it, not when it
+ * answers: a slow answer must not move the call into a later second's count), then latency, then an
+ * injected fault if any, then the endpoint itself (or 45011 for a call over the limit).
+ */
 export async function handleWechat(
   deps: WechatRouterDeps,
   path: SimPath,
@@ -48,6 +52,7 @@ export async function handleWechat(
   const record = (errcode: number | null, status: number, fault?: SimCallRecord['fault']) =>
     deps.record({ path, ...(appId ? { appId } : {}), errcode, status, at, ...(fault ? { fault } : {}) });
 
+  const admitted = admitApp(deps, path, appId);
   await sleep(deps.latency(), deps.pending);
   const fault = deps.faults.take(path);
   if (fault?.delayMs) await sleep(fault.delayMs, deps.pending);
@@ -56,7 +61,7 @@ export async function handleWechat(
     return;
   }
   let body: Record<string, unknown>;
-  if (!admitApp(deps, path, appId)) body = fail(ctx, 45011);
+  if (!admitted) body = fail(ctx, 45011);
   else body = HANDLERS[path](ctx, req);
   sendJson(res, 200, body);
   record(typeof body.errcode === 'number' ? body.errcode : 0, 200);
