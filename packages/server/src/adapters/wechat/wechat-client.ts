@@ -80,22 +80,22 @@ export function createWeChatClient(options: WeChatClientOptions) {
     }
   }
 
-  const businessCall = (api: WeChatApi) => ({
+  const businessCall = (api: WeChatApi, signal: AbortSignal) => ({
     api,
     gateKey: api,
     maxAttempts: config.retry.maxAttempts,
-    signal: AbortSignal.timeout(config.requestMs),
+    signal,
   });
 
   return {
     /** GET /sns/jscode2session (§2): at most one retry, since a second use of a code may give 40163 (R3). */
     code2Session(code: string): Promise<Code2SessionResult> {
-      return publicCall(() => {
+      return publicCall(config.requestMs, (signal) => {
         // R1's shape check, repeated here so a junk code never reaches WeChat.
         if (!/^[A-Za-z0-9_-]{1,128}$/.test(code))
           throw new WeChatError({ api: 'jscode2session', kind: 'code_invalid' });
         return invoke({
-          ...businessCall('jscode2session'),
+          ...businessCall('jscode2session', signal),
           maxAttempts: Math.min(2, config.retry.maxAttempts),
           request: (signal) => ({
             api: 'jscode2session',
@@ -111,10 +111,10 @@ export function createWeChatClient(options: WeChatClientOptions) {
 
     /** GET /wxa/checksession (§5.2): 87009 means the stored key is no longer the user's current key. */
     checkSessionKey(openid: string, sessionKey: string): Promise<'valid' | 'invalid'> {
-      return publicCall(async () => {
+      return publicCall(config.requestMs, async (signal) => {
         try {
           await withToken({
-            ...businessCall('checksession'),
+            ...businessCall('checksession', signal),
             request: (token, signal) => sessionKeyRequest('checksession', token, openid, sessionKey, signal),
             parse: parseCheckSession,
           });
@@ -128,9 +128,9 @@ export function createWeChatClient(options: WeChatClientOptions) {
 
     /** GET /wxa/resetusersessionkey (§6), signed with the current (old) key; returns the new key. */
     resetUserSessionKey(openid: string, sessionKey: string): Promise<{ sessionKey: string }> {
-      return publicCall(() =>
+      return publicCall(config.requestMs, (signal) =>
         withToken({
-          ...businessCall('resetusersessionkey'),
+          ...businessCall('resetusersessionkey', signal),
           request: (token, signal) =>
             sessionKeyRequest('resetusersessionkey', token, openid, sessionKey, signal),
           parse: (body) => parseResetSessionKey(body, openid),
@@ -140,9 +140,9 @@ export function createWeChatClient(options: WeChatClientOptions) {
 
     /** POST /wxa/business/getuserphonenumber (§7.1); countryCode normalised to a string. */
     getPhoneNumber(code: string, openid?: string): Promise<PhoneNumberResult> {
-      return publicCall(() =>
+      return publicCall(config.requestMs, (signal) =>
         withToken({
-          ...businessCall('getuserphonenumber'),
+          ...businessCall('getuserphonenumber', signal),
           request: (token, signal) => ({
             api: 'getuserphonenumber',
             method: 'POST',
@@ -161,13 +161,13 @@ export function createWeChatClient(options: WeChatClientOptions) {
      * one attempt only: each one counts against WeChat's 20 a day.
      */
     fetchStableToken(forceRefresh: boolean): Promise<StableTokenResult> {
-      return publicCall(async () => {
+      return publicCall(config.tokenRequestMs, async (signal) => {
         try {
           return await invoke({
             api: 'stable_token',
             gateKey: forceRefresh ? 'stable_token:force' : 'stable_token',
             maxAttempts: forceRefresh ? 1 : config.retry.maxAttempts,
-            signal: AbortSignal.timeout(config.tokenRequestMs),
+            signal,
             request: (signal) => ({
               api: 'stable_token',
               method: 'POST',
@@ -221,11 +221,24 @@ export function createWeChatClient(options: WeChatClientOptions) {
 
 export type WeChatClient = ReturnType<typeof createWeChatClient>;
 
-async function publicCall<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * One public call under its deadline (R3), WeChat errors mapped to AppErrors. The deadline is a timer
+ * cleared when the call settles: AbortSignal.timeout would fire for every call that answered in time,
+ * allocating a DOMException and running its abort for nothing.
+ */
+async function publicCall<T>(deadlineMs: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('The WeChat call took too long', 'TimeoutError')),
+    deadlineMs,
+  );
+  timer.unref();
   try {
-    return await fn();
+    return await fn(controller.signal);
   } catch (err) {
     throw err instanceof WeChatError ? toAppError(err) : err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
