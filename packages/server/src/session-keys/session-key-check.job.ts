@@ -1,13 +1,14 @@
-import { nextMinuteBoundary } from '../adapters/wechat/errcodes.ts';
 import type { Clock } from '../clock.ts';
 import { createGroupCommit, retryDeadlock } from '../jobs/group-commit.ts';
 import type { JobRunsRepository, RunCounts, RunStatus } from '../jobs/job-runs.repository.ts';
 import { createRunExit } from '../jobs/run-exit.ts';
-import { createTokenBucket, realSleep, type Sleep, type TokenBucket } from '../jobs/token-bucket.ts';
+import { realSleep, type Sleep } from '../jobs/token-bucket.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Vault } from '../vault/vault.types.ts';
-import { createRowChecker, type RowControl, type SessionKeyApi } from './check-row.ts';
+import { createCheckPacer } from './check-pacer.ts';
+import { createCheckPipeline } from './check-pipeline.ts';
+import { createRowChecker, type SessionKeyApi } from './check-row.ts';
 import {
   type CheckOutcome,
   type ClaimedKey,
@@ -39,9 +40,11 @@ export interface RunSummary extends RunCounts {
 
 const BATCH = 100; // R7 (Supabase cleanup.go): batches of 100
 const LEASE_MS = 10_000;
-/** A lease is renewed when less than this is left: one call may take 3 s (R3), more with retries. */
-const LEASE_MARGIN_MS = 5_000;
 const LIVE_MS = 30_000;
+/** How often a worker says it is alive, learns how many share the run, and publishes its counts. */
+const HEARTBEAT_MS = 1_000;
+/** Parallel calls at most (R7): what one worker needs for 1,000 calls/s at 250 ms a call. */
+export const MAX_LANES = 256;
 const RESUME_MAX_AGE_MS = 24 * 3_600_000;
 
 /**
@@ -101,10 +104,9 @@ export function createSessionKeyCheckJob(deps: {
     };
     let fatal: string | null = null;
     const stopped = () => fatal !== null || signal?.aborted === true;
-    // A lane waits for its row's result to be durable before its next call, so a kill -9 can leave at
-    // most one checked-but-unrecorded row per lane; concurrent results share one statement.
     // The worker's writes to its own rows go one at a time (results, renewals, releases): two
-    // multi-row updates of the same rows in different orders could deadlock.
+    // multi-row updates of the same rows in different orders could deadlock. Results arriving
+    // together share one statement.
     let writes: Promise<unknown> = Promise.resolve();
     const exclusive = <T>(write: () => Promise<T>): Promise<T> => {
       const next = writes.then(write, write);
@@ -115,138 +117,107 @@ export function createSessionKeyCheckJob(deps: {
       exclusive(() => retryDeadlock(() => repository.recordResults(scope, workerId, items, at(clock.now())))),
     );
 
-    /**
-     * Pacing per app (WeChat's quotas are per appid): a token bucket at the configured rate divided by
-     * the run's live workers, and R4's back-off on 45011 — nothing until the next minute, then half the
-     * rate for the rest of the run.
-     */
-    function createPacer(appId: string) {
-      let baseRate = deps.policy.rate;
-      let share = 1;
-      let quotaUntil = 0;
-      const bucket: TokenBucket = createTokenBucket({ rate: baseRate, clock, sleep });
-      const apply = () => {
-        bucket.setRate(baseRate / share);
-        metrics.jobRate.set({ job, app_id: appId }, bucket.rate());
-      };
-      const control: RowControl = {
-        take: () => bucket.take(signal),
-        minuteQuota() {
-          const now = clock.now();
-          metrics.jobQuotaBackoffs.inc({ job });
-          if (now < quotaUntil) return; // another lane already backed off for this window
-          quotaUntil = nextMinuteBoundary(now);
-          baseRate = Math.max(1, baseRate / 2);
-          bucket.pauseUntil(quotaUntil);
-          apply();
-          log.warn(
-            { runId: scope.runId, appId, rate: bucket.rate(), resumeAt: new Date(quotaUntil).toISOString() },
-            'WeChat minute quota (45011): backing off',
-          );
-        },
-        pause: (ms) => bucket.pauseUntil(clock.now() + ms),
-        fatal: (reason) => {
-          fatal ??= reason;
-        },
-      };
-      apply();
-      return {
-        control,
-        setShare(live: number) {
-          share = live;
-          apply();
-        },
-        rate: () => bucket.rate(),
-      };
-    }
-    const pacers = new Map(scope.appIds.map((appId) => [appId, createPacer(appId)]));
+    const pacers = new Map(
+      scope.appIds.map((appId) => [
+        appId,
+        createCheckPacer({
+          appId,
+          rate: deps.policy.rate,
+          job,
+          runId: scope.runId,
+          clock,
+          sleep,
+          metrics,
+          log,
+          signal,
+          fatal: (reason) => {
+            fatal ??= reason;
+          },
+        }),
+      ]),
+    );
     const totalRate = () => [...pacers.values()].reduce((sum, p) => sum + p.rate(), 0);
 
-    async function processBatch(batch: ClaimedKey[], leasedUntil: number, lanes: number): Promise<void> {
-      const id = (k: ClaimedKey) => `${k.appId}:${k.openid}`;
-      const open = new Map(batch.map((k) => [id(k), k]));
-      const queue = [...batch];
-      let leaseUntil = leasedUntil;
-      let renewing: Promise<void> | null = null;
-      const ensureLease = async () => {
-        if (leaseUntil - clock.now() > LEASE_MARGIN_MS) return;
-        renewing ??= (async () => {
-          const until = clock.now() + LEASE_MS;
-          const held = await exclusive(() => repository.renewLeases(workerId, [...open.values()], at(until)));
-          for (const key of open.keys()) if (!held.has(key)) open.delete(key);
-          leaseUntil = until;
-          await runs.heartbeat(scope.runId, workerId, at(clock.now()), at(clock.now() - LIVE_MS));
-        })().finally(() => {
-          renewing = null;
-        });
-        await renewing;
-      };
-      const lane = async () => {
-        for (let key = queue.shift(); key && !stopped(); key = queue.shift()) {
-          await ensureLease();
-          if (!open.has(id(key))) continue; // the lease lapsed and another worker owns the row now
-          const result = await checkRow(key, deps.apps.get(key.appId)!, pacers.get(key.appId)!.control);
-          if (result === 'retry') {
-            queue.unshift(key);
-            continue;
-          }
-          if (result === 'stop') break;
-          const recorded = await recorder.add({ key, outcome: result });
-          open.delete(id(key));
-          if (!recorded) continue;
-          metrics.jobRows.inc({ job, outcome: outcomeName(result) });
-          for (const c of [counts, unflushed]) {
-            if (result.kind === 'error') c.errors++;
-            if (
-              result.kind === 'valid' ||
-              result.kind === 'reset' ||
-              (result.kind === 'stale' && result.checked)
-            )
-              c.checked++;
-            if (result.kind === 'stale') c.stale++;
-            if (result.kind === 'reset') c.reset++;
-          }
+    const pipeline = createCheckPipeline({
+      clock,
+      leaseMs: LEASE_MS,
+      check: (key) => checkRow(key, deps.apps.get(key.appId)!, pacers.get(key.appId)!.control),
+      record: (key, outcome) => recorder.add({ key, outcome }),
+      counted(result) {
+        metrics.jobRows.inc({ job, outcome: outcomeName(result) });
+        for (const c of [counts, unflushed]) {
+          if (result.kind === 'error') c.errors++;
+          if (
+            result.kind === 'valid' ||
+            result.kind === 'reset' ||
+            (result.kind === 'stale' && result.checked)
+          )
+            c.checked++;
+          if (result.kind === 'stale') c.stale++;
+          if (result.kind === 'reset') c.reset++;
         }
-      };
-      try {
-        await Promise.all(Array.from({ length: Math.min(lanes, batch.length) }, lane));
-      } finally {
-        // Rows never processed (stop, abort, an error below) go back at once, not when the lease ends.
-        await exclusive(() => repository.releaseClaims(workerId, [...open.values()]));
-      }
-    }
+      },
+      renew: async (keys, until) => {
+        const held = await exclusive(() => repository.renewLeases(workerId, keys, at(until)));
+        await runs.heartbeat(scope.runId, workerId, at(clock.now()), at(clock.now() - LIVE_MS));
+        return held;
+      },
+      release: (keys) => exclusive(() => repository.releaseClaims(workerId, keys)),
+      stopped,
+    });
 
     let done = false;
+    let beatAt = Number.NEGATIVE_INFINITY;
     try {
-      while (!stopped()) {
-        const now = clock.now();
-        const live = await runs.heartbeat(scope.runId, workerId, at(now), at(now - LIVE_MS));
-        for (const pacer of pacers.values()) pacer.setShare(live);
-        // Enough rows for ~4 s of calls, so a batch ends well inside its lease even at a lowered rate.
-        const limit = Math.max(1, Math.min(BATCH, Math.floor(totalRate() * 4)));
-        const leaseUntil = now + LEASE_MS;
-        const batch = await repository.claimBatch(scope, {
-          workerId,
-          now: at(now),
-          leaseUntil: at(leaseUntil),
-          limit,
-        });
-        if (batch.length === 0) {
-          const pending = await repository.pendingLeases(scope, at(now));
+      try {
+        while (!stopped()) {
+          const now = clock.now();
+          if (now - beatAt >= HEARTBEAT_MS) {
+            beatAt = now;
+            const live = await runs.heartbeat(scope.runId, workerId, at(now), at(now - LIVE_MS));
+            for (const pacer of pacers.values()) pacer.setShare(live);
+            await flushCounts();
+          }
+          // Claims of ~4 s of calls at most, so rows wait well inside their lease even at a lowered rate.
+          const limit = Math.max(1, Math.min(BATCH, Math.floor(totalRate() * 4)));
+          // Enough parallel calls to reach the rate while WeChat takes up to ~250 ms on average (a 1 %
+          // tail of seconds included); bounded, since the rows in flight at a kill -9 are the only ones a
+          // resumed run checks again.
+          pipeline.setLanes(Math.min(MAX_LANES, Math.ceil(totalRate() / 4)));
+          // Rows still waiting for a lane: claim the next batch only when they run low.
+          if (pipeline.busy()) {
+            await pipeline.below(limit);
+            if (stopped()) break;
+          }
+          const leaseUntil = clock.now() + LEASE_MS;
+          const batch = await repository.claimBatch(scope, {
+            workerId,
+            now: at(clock.now()),
+            leaseUntil: at(leaseUntil),
+            limit,
+          });
+          if (batch.length > 0) {
+            pipeline.add(batch, leaseUntil);
+            continue;
+          }
+          // Nothing left to claim: our own rows in flight may yet come back (45011, a stop).
+          if (pipeline.busy()) {
+            await pipeline.idle();
+            continue;
+          }
+          const pending = await repository.pendingLeases(scope, at(clock.now()));
           if (pending.count === 0) {
             done = true;
             break;
           }
           // Rows in flight elsewhere: wait for them to land, or for a dead worker's lease to lapse.
-          await sleep(Math.min(1_000, Math.max(50, (pending.nextExpiry ?? now) - now + 1)), signal);
-          continue;
+          const wait = (pending.nextExpiry ?? clock.now()) - clock.now() + 1;
+          await sleep(Math.min(1_000, Math.max(50, wait)), signal);
         }
-        // Enough parallel calls to reach the rate when WeChat takes ~200 ms; few enough to bound
-        // what a kill -9 can leave in flight (those rows are the only ones a resumed run checks again).
-        const lanes = Math.max(1, Math.min(16, Math.ceil(totalRate() / 5)));
-        await processBatch(batch, leaseUntil, lanes);
-        await flushCounts();
+      } finally {
+        await pipeline.close();
       }
+      await flushCounts();
     } catch (err) {
       await exit.failed();
       throw err;
