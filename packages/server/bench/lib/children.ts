@@ -31,11 +31,13 @@ export interface SpawnOptions {
   /** Give up (and kill it) when READY has not appeared by then. */
   readyTimeoutMs?: number;
   args?: string[];
+  /** Options for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[];
 }
 
 export function spawnChild(name: string, script: string, options: SpawnOptions = {}): Promise<Child> {
   const started = performance.now();
-  const child = spawn(process.execPath, [script, ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), script, ...(options.args ?? [])], {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -58,6 +58,10 @@ export async function startWxauth(
   const keys = await wxauthKeys();
   return withSchema(store, 'wxauth', (schema) =>
     spawnChild(`wxauth (${store.kind})`, benchScript('server.ts'), {
+      // BENCH_PROFILE_DIR: a CPU profile of every wxauth process, written when it stops.
+      ...(process.env.BENCH_PROFILE_DIR
+        ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] }
+        : {}),
       env: {
         WXAUTH_APPS: JSON.stringify([
           { appId: APP_ID, secret: SECRET, apiBaseUrl: sim?.url ?? 'http://127.0.0.1:9' },
