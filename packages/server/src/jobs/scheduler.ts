@@ -1,4 +1,5 @@
-import { PgBoss } from 'pg-boss';
+import { CronExpressionParser } from 'cron-parser';
+import type { PgBoss } from 'pg-boss';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { StoreKind } from '../storage/create-db.ts';
@@ -37,9 +38,7 @@ const HEARTBEAT_SEC = 60;
 export function createScheduler(options: SchedulerOptions) {
   const log = options.logger.child({ component: 'scheduler' });
   const scheduled = options.jobs.filter((j) => j.cron !== null);
-  // pg-boss's own cron parser, used without a connection: the timer mode and start-up validation then
-  // read expressions exactly as the pg-boss schedule does.
-  const parser = new PgBoss({ db: { executeSql: () => Promise.reject(new Error('not connected')) } });
+  // Validated at construction, so a bad expression fails the start, not the first tick.
   for (const job of scheduled) nextOccurrence(job.cron!, new Date(options.clock.now()));
 
   let boss: PgBoss | null = null;
@@ -48,10 +47,17 @@ export function createScheduler(options: SchedulerOptions) {
   let abort = new AbortController();
   let started = false;
 
+  /**
+   * The parser pg-boss's own schedules use (cron-parser), called directly: the timer mode and the
+   * start-up check read expressions as pg-boss does, without loading pg-boss on PGlite (a tenth of a
+   * second of every start).
+   */
   function nextOccurrence(cron: string, from: Date): Date {
-    const next = parser.previewSchedule(cron, { from, count: 1, tz: 'UTC' })[0];
-    if (!next) throw new Error(`cron expression "${cron}" has no next occurrence`);
-    return next;
+    try {
+      return CronExpressionParser.parse(cron, { currentDate: from, tz: 'UTC' }).next().toDate();
+    } catch (err) {
+      throw new Error(`cron expression "${cron}": ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   /** One run at a time per job in this process; a tick that finds one running is skipped. */
@@ -84,6 +90,7 @@ export function createScheduler(options: SchedulerOptions) {
 
   async function startBoss(): Promise<void> {
     if (!options.databaseUrl) throw new Error('the pg-boss scheduler needs a PostgreSQL URL');
+    const { PgBoss } = await import('pg-boss');
     const instance = new PgBoss({
       connectionString: options.databaseUrl,
       schema: options.bossSchema ?? 'pgboss',

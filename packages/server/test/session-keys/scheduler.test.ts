@@ -41,7 +41,7 @@ describe('job scheduler', () => {
     expect(overlap).toBe(false);
   }, 20_000);
 
-  it('refuses a cron expression pg-boss cannot read, at start-up', () => {
+  it('refuses a cron expression the parser of pg-boss cannot read, at start-up, naming it', () => {
     expect(() =>
       createScheduler({
         store: 'pglite',
@@ -49,7 +49,7 @@ describe('job scheduler', () => {
         logger,
         jobs: [{ name: 'bad', cron: '61 * * * *', run: async () => undefined }],
       }),
-    ).toThrow();
+    ).toThrow(/cron expression "61 \* \* \* \*"/);
   });
 });
 
