@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { createDb, type Db, isMigrated } from '../src/storage/create-db.ts';
+import { createDb, type Db, isMigrated, migrateToLatest } from '../src/storage/create-db.ts';
 import { testStores } from './support/test-db.ts';
 
 describe.each(testStores)('storage on $name', (store) => {
@@ -38,4 +38,30 @@ describe.runIf(process.env.TEST_DATABASE_URL)('storage on postgres: prepared sta
       }
     }
   });
+});
+
+describe('storage on PGlite', () => {
+  // One fresh database (each takes seconds to create): its settings, then a first and a second migration.
+  it('starts with a small shared buffer pool and its defaults kept; migrates once, then finds nothing to do', async () => {
+    const db = createDb({});
+    try {
+      const show = async (name: string) =>
+        (await sql<{ v: string }>`SELECT current_setting(${name}) AS v`.execute(db.kysely)).rows[0]!.v;
+      expect(await show('shared_buffers')).toBe('16MB');
+      // PGlite's own start parameters still apply (a custom list replaces them).
+      expect(await show('max_worker_processes')).toBe('0');
+
+      expect(await isMigrated(db)).toBe(false);
+      await migrateToLatest(db);
+      expect(await isMigrated(db)).toBe(true);
+      const applied = async () =>
+        (await sql<{ n: number }>`SELECT count(*)::int AS n FROM kysely_migration`.execute(db.kysely))
+          .rows[0]!.n;
+      const before = await applied();
+      await migrateToLatest(db);
+      expect(await applied()).toBe(before);
+    } finally {
+      await db.close();
+    }
+  }, 60_000);
 });

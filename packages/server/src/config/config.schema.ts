@@ -15,7 +15,8 @@ export const VARIABLES = [
   {
     name: 'WXAUTH_DATA_DIR',
     default: '.wxauth',
-    description: 'Directory for the embedded PGlite database and, in dev mode, the generated keys.',
+    description:
+      'Directory for the embedded PGlite database (started with 16 MB of shared buffers) and, in dev mode, the generated keys.',
   },
   {
     name: 'WXAUTH_DATABASE_URL',
@@ -26,7 +27,8 @@ export const VARIABLES = [
   {
     name: 'WXAUTH_DB_POOL_SIZE',
     default: '10',
-    description: 'PostgreSQL connection pool size (fixed, R29).',
+    description:
+      'PostgreSQL connection pool size (fixed, R29: idle connections stay open, with TCP keep-alive).',
   },
   {
     name: 'WXAUTH_DATABASE_PREPARE',

@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
-import { Migrator } from 'kysely/migration';
+import { DEFAULT_MIGRATION_TABLE as MIGRATION_TABLE, Migrator } from 'kysely/migration';
 import pg from 'pg';
+import type { Config } from '../config/load-config.ts';
 import type { Database } from './database.ts';
 import { LATEST_MIGRATION, migrationProvider } from './migrations/index.ts';
 import { prepareStatementsOnConnect } from './prepared-statements.ts';
@@ -34,6 +35,29 @@ export interface Db {
   schema?: string;
   /** PGlite only: a dump of the data dir (tests clone a migrated template from it). */
   dumpDataDir?: () => Promise<Blob>;
+}
+
+/**
+ * PGlite keeps PostgreSQL's default 128 MB of shared buffers, zeroed at every start (about a third of a
+ * second of a two-second start here) and held for the life of the process. The embedded store serves
+ * one instance and modest data, and its "disk" is memory or the OS page cache, so a smaller pool costs
+ * little: 16 MB opens about 0.35 s sooner.
+ */
+const PGLITE_SHARED_BUFFERS = '16MB';
+/** PGlite's own start parameters, which a custom list must repeat (`--single`, `-F`, …). */
+const PGLITE_DEFAULT_START_PARAMS = (PGlite as unknown as { defaultStartParams?: readonly string[] })
+  .defaultStartParams;
+
+/** The server's database as configured: PostgreSQL when WXAUTH_DATABASE_URL is set, else PGlite on disk. */
+export function dbOptionsFromConfig(
+  config: Pick<Config, 'databaseUrl' | 'dataDir' | 'dbPoolSize' | 'dbPrepareStatements'>,
+): DbOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    dataDir: `${config.dataDir}/pglite`,
+    poolSize: config.dbPoolSize,
+    prepareStatements: config.dbPrepareStatements,
+  };
 }
 
 export function createDb(options: DbOptions): Db {
@@ -71,6 +95,9 @@ export function createDb(options: DbOptions): Db {
   const pglite = new PGlite({
     ...(dataDir ? { dataDir } : {}),
     ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    ...(PGLITE_DEFAULT_START_PARAMS
+      ? { startParams: [...PGLITE_DEFAULT_START_PARAMS, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] }
+      : {}),
   });
   const kysely = new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
   return {
@@ -100,10 +127,25 @@ function migrator(db: Db): Migrator {
 }
 
 export async function migrateToLatest(db: Db): Promise<void> {
+  // The usual start finds everything applied: one query instead of the Migrator's lock dance (about
+  // 150 ms of a PGlite start).
+  if (await latestApplied(db)) return;
   const { error, results } = await migrator(db).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`migration ${failed ?? '?'} failed`, { cause: error });
+  }
+}
+
+/** True when the newest migration is recorded (Kysely applies them strictly in order). */
+async function latestApplied(db: Db): Promise<boolean> {
+  const table = db.schema ? sql.id(db.schema, MIGRATION_TABLE) : sql.id(MIGRATION_TABLE);
+  try {
+    const result = await sql<{ n: number }>`
+      SELECT count(*)::int AS n FROM ${table} WHERE name = ${LATEST_MIGRATION}`.execute(db.kysely);
+    return result.rows[0]?.n === 1;
+  } catch {
+    return false; // no migration table yet (a fresh database): the Migrator creates it
   }
 }
 
