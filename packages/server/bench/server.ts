@@ -1,11 +1,9 @@
-import { buildApp } from '../src/app.ts';
-import { parseKeySet } from '../src/config/keys.ts';
-import { loadConfig } from '../src/config/load-config.ts';
-import { createDeps } from '../src/deps.ts';
-import { createLogger } from '../src/observability/logger.ts';
-import { createDb, migrateToLatest } from '../src/storage/create-db.ts';
-import { benchRoutes } from './wxauth/bench-routes.ts';
-import { createBenchSmsProvider } from './wxauth/delayed-inbox.ts';
+import { enableCompileCache } from 'node:module';
+
+// As src/main.ts: cache compiled modules, and open the database before loading the rest, so PGlite
+// opens while the server loads (S7 measures this start).
+enableCompileCache();
+const { createDb, migrateToLatest } = await import('../src/storage/create-db.ts');
 
 /**
  * wxauth as the system under test: the real composition root (createDeps) and app (buildApp), in a
@@ -16,21 +14,40 @@ import { createBenchSmsProvider } from './wxauth/delayed-inbox.ts';
  *   BENCH_SMS_DELAY_MS                  how long each SMS send takes (default 100)
  * Prints `READY <url>` once it listens.
  */
-const config = loadConfig(process.env);
-const logger = createLogger({ level: config.logLevel, destination: process.stderr });
 const db = createDb({
   databaseUrl: process.env.BENCH_DATABASE_URL,
   schema: process.env.BENCH_SCHEMA,
   dataDir: process.env.BENCH_DATA_DIR,
   poolSize: 16,
 });
-await migrateToLatest(db);
+const migrated = migrateToLatest(db);
+migrated.catch(() => undefined); // awaited before listening
+const [
+  { buildApp },
+  { parseKeySet },
+  { loadConfig },
+  { createDeps },
+  { createLogger },
+  { benchRoutes },
+  { createBenchSmsProvider },
+] = await Promise.all([
+  import('../src/app.ts'),
+  import('../src/config/keys.ts'),
+  import('../src/config/load-config.ts'),
+  import('../src/deps.ts'),
+  import('../src/observability/logger.ts'),
+  import('./wxauth/bench-routes.ts'),
+  import('./wxauth/delayed-inbox.ts'),
+]);
+const config = loadConfig(process.env);
+const logger = createLogger({ level: config.logLevel, destination: process.stderr });
 const sms = createBenchSmsProvider({
   clock: { now: () => Date.now() },
   delayMs: Number(process.env.BENCH_SMS_DELAY_MS ?? 100),
 });
 const deps = await createDeps({ config, keys: parseKeySet(config.keys), db, logger, smsProvider: sms });
 const app = await buildApp({ ...deps, extraRoutes: [benchRoutes(deps, sms)] });
+await Promise.all([app.ready(), migrated]);
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 process.stdout.write(`READY ${address}\n`);
 

@@ -42,7 +42,7 @@ import { createRefreshTokenCodec } from './sessions/refresh-token.ts';
 import { createSessionsRepository } from './sessions/sessions.repository.ts';
 import { createSessionsService } from './sessions/sessions.service.ts';
 import { createTokenSigner } from './sessions/token-signer.ts';
-import { createDb, type Db, migrateToLatest } from './storage/create-db.ts';
+import { createDb, type Db, dbOptionsFromConfig, migrateToLatest } from './storage/create-db.ts';
 import { createUsersRepository } from './users/users.repository.ts';
 import { createVaultRewrapJob } from './vault/rotation/vault-rewrap.job.ts';
 import { createVault } from './vault/vault.ts';
@@ -62,6 +62,8 @@ export interface CreateDepsOptions {
   logger?: Logger;
   /** An already-open database (tests share one); otherwise opened from config and migrated. */
   db?: Db;
+  /** `db` was opened early by the caller (main.ts) but is migrated and closed here like our own. */
+  ownsDb?: boolean;
   dispatcher?: Dispatcher;
   /** Start background timers (token refresh, housekeeping). Tests usually leave them off. */
   background?: boolean;
@@ -94,15 +96,12 @@ export async function createDeps(options: CreateDepsOptions) {
   const metrics: Metrics = createMetrics({ defaultMetrics: true });
   const instanceId = options.instanceId ?? `${process.pid}-${randomBytes(4).toString('hex')}`;
 
-  const db =
-    options.db ??
-    createDb({
-      databaseUrl: config.databaseUrl,
-      dataDir: `${config.dataDir}/pglite`,
-      poolSize: config.dbPoolSize,
-      prepareStatements: config.dbPrepareStatements,
-    });
-  if (!options.db) await migrateToLatest(db);
+  const db = options.db ?? createDb(dbOptionsFromConfig(config));
+  const ownsDb = !options.db || options.ownsDb === true;
+  // PGlite takes most of a start to open (R-S7): the migration check is queued now and awaited last,
+  // so everything below is built while the database opens.
+  const migrated = ownsDb ? migrateToLatest(db) : Promise.resolve();
+  migrated.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
 
   const events = createAuthEvents({ logger, metrics, clock, db: db.kysely });
   const vault = createVault({
@@ -316,6 +315,14 @@ export async function createDeps(options: CreateDepsOptions) {
     ...options.scheduler,
   });
 
+  try {
+    await migrated;
+  } catch (err) {
+    await verifyLimiter.close();
+    if (ownsDb) await db.close();
+    throw err;
+  }
+
   const timers: NodeJS.Timeout[] = [];
   if (options.background) {
     const every = (ms: number, task: () => Promise<unknown>, what: string) => {
@@ -370,7 +377,7 @@ export async function createDeps(options: CreateDepsOptions) {
       await scheduler.stop();
       // Closes the shared limiter too (it is the fallback limiter's primary).
       await verifyLimiter.close();
-      if (!options.db) await db.close();
+      if (ownsDb) await db.close();
     },
   };
 }
