@@ -138,6 +138,6 @@ ${r.notes.map((n) => `- ${n}`).join('\n')}
 (2–3 minutes on a quiet machine), \`--long\` (S6 over 1M rows), \`--only S1,S3\`, \`--store pglite|pg|both\`,
 \`--no-write\`. PostgreSQL comes from \`BENCH_PG_URL\`, \`TEST_DATABASE_URL\` or \`postgres://postgres@127.0.0.1:5432/test\`
 (each system in a fresh schema, dropped at the end); Redis (S5) from \`BENCH_REDIS_URL\` or \`redis://127.0.0.1:6379\`.
-\`BENCH_DEBUG=1\` prints each child's stderr when it stops. \`npm run bench:test\` checks the suite's own helpers.
+\`BENCH_DEBUG=1\` prints each child's stderr when it stops; \`BENCH_PROFILE_DIR=<dir>\` makes every wxauth process write a CPU profile (\`--cpu-prof\`) there when it stops. \`npm run bench:test\` checks the suite's own helpers.
 `;
 }
