@@ -1,8 +1,8 @@
 import type { Clock } from '../clock.ts';
 import { createGroupCommit, retryDeadlock } from '../jobs/group-commit.ts';
 import type { JobRunsRepository, RunCounts, RunStatus } from '../jobs/job-runs.repository.ts';
-import { createRunExit } from '../jobs/run-exit.ts';
 import { realSleep, type Sleep } from '../jobs/token-bucket.ts';
+import { enterRun } from '../jobs/worker-run.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { Vault } from '../vault/vault.types.ts';
@@ -40,12 +40,10 @@ export interface RunSummary extends RunCounts {
 
 const BATCH = 100; // R7 (Supabase cleanup.go): batches of 100
 const LEASE_MS = 10_000;
-const LIVE_MS = 30_000;
 /** How often a worker says it is alive, learns how many share the run, and publishes its counts. */
 const HEARTBEAT_MS = 1_000;
 /** Parallel calls at most (R7): what one worker needs for 1,000 calls/s at 250 ms a call. */
 export const MAX_LANES = 256;
-const RESUME_MAX_AGE_MS = 24 * 3_600_000;
 
 /**
  * The scheduled session-key job (R7): checks every stored key with checksession, marks the ones
@@ -75,22 +73,21 @@ export function createSessionKeyCheckJob(deps: {
   async function run(options: { signal?: AbortSignal } = {}): Promise<RunSummary> {
     const { signal } = options;
     const started = clock.now();
-    const workerId = `${deps.instanceId}/${deps.newId()}`;
     const at = (ms: number) => new Date(ms);
-    const joined = await runs.startOrJoin({
+    const exit = await enterRun({
+      runs,
+      metrics,
+      clock,
       job,
-      workerId,
-      newRunId: deps.newId(),
-      now: at(started),
-      resumeAfter: at(started - RESUME_MAX_AGE_MS),
-      liveSince: at(started - LIVE_MS),
+      instanceId: deps.instanceId,
+      newId: deps.newId,
     });
+    const { workerId, joined } = exit;
     const scope: RunScope = {
       runId: joined.runId,
       runStartedAt: joined.startedAt,
       appIds: [...deps.apps.keys()],
     };
-    const exit = createRunExit({ runs, metrics, clock, job, runId: scope.runId, workerId, liveMs: LIVE_MS });
     log.info({ runId: scope.runId, how: joined.how, workerId }, 'session-key check started');
     if (joined.how === 'new') await repository.refreshStatistics();
 
@@ -159,7 +156,7 @@ export function createSessionKeyCheckJob(deps: {
       },
       renew: async (keys, until) => {
         const held = await exclusive(() => repository.renewLeases(workerId, keys, at(until)));
-        await runs.heartbeat(scope.runId, workerId, at(clock.now()), at(clock.now() - LIVE_MS));
+        await exit.heartbeat();
         return held;
       },
       release: (keys) => exclusive(() => repository.releaseClaims(workerId, keys)),
@@ -174,7 +171,7 @@ export function createSessionKeyCheckJob(deps: {
           const now = clock.now();
           if (now - beatAt >= HEARTBEAT_MS) {
             beatAt = now;
-            const live = await runs.heartbeat(scope.runId, workerId, at(now), at(now - LIVE_MS));
+            const live = await exit.heartbeat();
             for (const pacer of pacers.values()) pacer.setShare(live);
             await flushCounts();
           }

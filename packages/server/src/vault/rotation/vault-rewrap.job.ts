@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../../clock.ts';
 import type { JobRunsRepository, JoinedRun, RunStatus } from '../../jobs/job-runs.repository.ts';
-import { createRunExit } from '../../jobs/run-exit.ts';
+import { enterRun } from '../../jobs/worker-run.ts';
 import type { Logger } from '../../observability/logger.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import type { Database } from '../../storage/database.ts';
@@ -33,8 +33,6 @@ export interface VaultRewrapSummary {
 
 /** Passes per run while rows sealed with an older key keep appearing (as `keys rewrap` does). */
 const MAX_PASSES = 5;
-const LIVE_MS = 30_000;
-const RESUME_MAX_AGE_MS = 24 * 3_600_000;
 
 /**
  * The rewrap (R26) as a scheduled job, so that after `keys promote` and the rolling restart the
@@ -140,18 +138,17 @@ export function createVaultRewrapJob(deps: {
       return summary;
     }
 
-    const workerId = `${deps.instanceId}/${deps.newId()}`;
-    const joined = await runs.startOrJoin({
+    const exit = await enterRun({
+      runs,
+      metrics,
+      clock,
       job,
-      workerId,
-      newRunId: deps.newId(),
-      now: at(started),
-      resumeAfter: at(started - RESUME_MAX_AGE_MS),
-      liveSince: at(started - LIVE_MS),
+      instanceId: deps.instanceId,
+      newId: deps.newId,
     });
+    const { workerId, joined } = exit;
     summary.runId = joined.runId;
     summary.how = joined.how;
-    const exit = createRunExit({ runs, metrics, clock, job, runId: joined.runId, workerId, liveMs: LIVE_MS });
     log.info({ runId: joined.runId, how: joined.how, workerId }, 'vault rewrap started');
 
     let last: RewrapResult | null = null;
@@ -173,7 +170,7 @@ export function createVaultRewrapJob(deps: {
           { checked: last.rewrapped, stale: 0, reset: 0, errors: newlyUnreadable },
           at(clock.now()),
         );
-        await runs.heartbeat(joined.runId, workerId, at(clock.now()), at(clock.now() - LIVE_MS));
+        await exit.heartbeat();
         summary.olderLeft = Math.max(0, last.remaining - last.skippedUnreadable - last.newer);
         summary.newer = last.newer;
         // Another pass helps only if rows moved: a lagging instance keeps sealing with the old key.
