@@ -1,6 +1,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, type LogEvent, PGliteDialect, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { comparatorPoolOptions } from '../pg-pool-options.ts';
 
 export interface ComparatorDb {
   /** better-auth's database option types its Kysely as Kysely<any>; it owns the table types. */
@@ -11,7 +12,7 @@ export interface ComparatorDb {
 
 /**
  * The same stores wxauth's bench server uses (in-memory PGlite through Kysely's PGliteDialect, or a pg
- * Pool of 16 with the schema on search_path), so a ratio compares the auth code and not the driver.
+ * Pool set as in ../pg-pool-options.ts), so a ratio compares the auth code and not the driver.
  */
 export function createComparatorDb(options: {
   database: string;
@@ -35,10 +36,8 @@ export function createComparatorDb(options: {
     };
   }
   const pool = new pg.Pool({
-    connectionString: options.database,
-    max: 16,
+    ...comparatorPoolOptions(options.database, options.schema),
     connectionTimeoutMillis: 5_000,
-    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });
   // An idle client that errors must not crash the process; the pool replaces it.
   pool.on('error', () => {});

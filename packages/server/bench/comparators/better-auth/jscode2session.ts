@@ -1,4 +1,5 @@
 import { Agent } from 'undici';
+import { UPSTREAM_POOL_OPTIONS } from '../upstream-options.ts';
 
 export type Code2SessionResult =
   | { ok: true; openid: string; sessionKey: string; unionid: string | undefined }
@@ -19,14 +20,14 @@ export interface Code2SessionClient {
 
 /**
  * What a better-auth user would write for wx.login: one GET, no retry or breaker. The dispatcher and the
- * 3 s deadline match wxauth's WeChat client, so the upstream leg costs both sides the same.
+ * 3 s deadline match wxauth's WeChat client (../upstream-options.ts), so the upstream leg costs both sides the same.
  */
 export function createCode2SessionClient(options: {
   baseUrl: string;
   appId: string;
   secret: string;
 }): Code2SessionClient {
-  const agent = new Agent({ connect: { timeout: 1_000 }, keepAliveTimeout: 30_000, connections: 64 });
+  const agent = new Agent(UPSTREAM_POOL_OPTIONS);
   const origin = new URL(options.baseUrl).origin;
   const fixedQuery = `appid=${encodeURIComponent(options.appId)}&secret=${encodeURIComponent(options.secret)}`;
   return {

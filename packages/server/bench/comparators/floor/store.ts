@@ -1,5 +1,6 @@
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { comparatorPoolOptions } from '../pg-pool-options.ts';
 
 /**
  * The floor's own minimal tables and its ONE login statement: upsert the WeChat identity (with the
@@ -82,12 +83,7 @@ export async function openFloorStore(
     return { login: async (w) => ({ userId: w.newUserId, isNew: true }), close: async () => {} };
   }
   if (kind === 'pg') {
-    // The same pool size as wxauth's bench server.
-    const pool = new pg.Pool({
-      connectionString: pgUrl,
-      max: 16,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
-    });
+    const pool = new pg.Pool(comparatorPoolOptions(pgUrl, schema));
     pool.on('error', () => {});
     for (const statement of DDL) await pool.query(statement);
     return {

@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { UPSTREAM_POOL_OPTIONS } from '../upstream-options.ts';
 
 export interface Code2SessionResult {
   openid: string;
@@ -7,16 +8,12 @@ export interface Code2SessionResult {
 }
 
 /**
- * code2Session over a keep-alive undici pool: 64 connections and a 1 s connect timeout like
- * wxauth's transport (adapters/wechat/transport.ts), 3 s for the answer like its R3 deadline.
+ * code2Session over a keep-alive undici pool set like wxauth's transport (../upstream-options.ts), 3 s
+ * for the answer like its R3 deadline.
  * Nothing else: no retries, no breaker, no quota gate.
  */
 export function createCode2Session(options: { baseUrl: string; appId: string; secret: string }) {
-  const pool = new Pool(options.baseUrl, {
-    connections: 64,
-    keepAliveTimeout: 30_000,
-    connect: { timeout: 1_000 },
-  });
+  const pool = new Pool(options.baseUrl, UPSTREAM_POOL_OPTIONS);
   const prefix = `/sns/jscode2session?appid=${encodeURIComponent(options.appId)}&secret=${encodeURIComponent(options.secret)}&grant_type=authorization_code&js_code=`;
   return {
     async code2Session(code: string): Promise<Code2SessionResult> {

@@ -4,6 +4,7 @@ import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { Database } from '../../../src/storage/database.ts';
 import { migrationProvider } from '../../../src/storage/migrations/index.ts';
+import { comparatorPoolOptions } from '../pg-pool-options.ts';
 
 /** A raw driver (pg.Pool or PGlite) over a database with wxauth's own schema (its migrations). */
 export interface RawStore {
@@ -13,12 +14,8 @@ export interface RawStore {
 
 export async function openRawStore(kind: 'pglite' | 'pg', url?: string, schema?: string): Promise<RawStore> {
   if (kind === 'pg') {
-    // The same pool size as wxauth's bench server, so "the same concurrency" means the same thing.
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: 16,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
-    });
+    // The same pool as wxauth's bench server, so "the same concurrency" means the same thing.
+    const pool = new pg.Pool(comparatorPoolOptions(url, schema));
     pool.on('error', () => {});
     await migrate(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), schema);
     return {
