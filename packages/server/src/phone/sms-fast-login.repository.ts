@@ -31,10 +31,15 @@ export function createSmsFastLoginRepository(db: Kysely<Database>) {
       maxSessions: number;
     }): Promise<{ profile: UserProfile; isNewUser: boolean } | null> {
       const now = input.session.now;
+      // `COALESCE(consumed_at, invalidated_at) IS NULL` means "neither is set", as two IS NULLs would,
+      // but it does not match the predicate of the partial index sms_codes_active_idx. With two IS
+      // NULLs PostgreSQL may read that whole index and filter on id instead of using the primary key:
+      // seen in S4 while the table grew faster than its statistics, 7,000 index entries read per login
+      // (2.5 ms of database CPU), falling as codes were used up.
       const result = await sql<ProfileColumns & { inserted: boolean }>`
         WITH consumed AS (
           UPDATE sms_codes SET consumed_at = ${now}
-          WHERE id = ${input.codeId} AND consumed_at IS NULL AND invalidated_at IS NULL
+          WHERE id = ${input.codeId} AND COALESCE(consumed_at, invalidated_at) IS NULL
             AND attempts < ${input.maxAttempts} AND expires_at > ${now}
             AND NOT EXISTS (
               SELECT 1 FROM sms_phone_failures WHERE phone = ${input.phone} AND locked_until > ${now}
