@@ -69,13 +69,15 @@ export function createSmsRepository(db: Kysely<Database>) {
               .where('created_at', '>', since)
               .execute()
           : [];
-        const today = await trx
-          .selectFrom('sms_sends')
-          .select((eb) => eb.fn.countAll<string>().as('n'))
-          .where('created_at', '>=', input.dayStart)
-          .executeTakeFirstOrThrow();
-        const refused = input.decide({ phone: times(phoneRows), ip: times(ipRows), today: Number(today.n) });
+        const today = await sendsSince(trx, input.dayStart);
+        const refused = input.decide({ phone: times(phoneRows), ip: times(ipRows), today });
         if (refused !== null) return { refused };
+        // Safe as a plain write: every send of the cluster holds SEND_LOCK until this commits.
+        await trx
+          .insertInto('sms_daily_sends')
+          .values({ day_start: input.dayStart, sends: today + 1 })
+          .onConflict((oc) => oc.column('day_start').doUpdateSet({ sends: today + 1 }))
+          .execute();
         const ledger = await trx
           .insertInto('sms_sends')
           .values({
@@ -146,6 +148,25 @@ export function createSmsRepository(db: Kysely<Database>) {
 
 /** The verification half works inside the caller's transaction (it continues with the login). */
 /** The newest code of a phone and purpose that is neither consumed nor invalidated (expiry is the caller's). */
+/**
+ * Sends recorded since `dayStart` (R12's daily budget): the day's counter row, or, for a day that has
+ * none yet (the first send of the day, or a database from before 0004), the ledger counted once.
+ */
+async function sendsSince(trx: Kysely<Database>, dayStart: Date): Promise<number> {
+  const counter = await trx
+    .selectFrom('sms_daily_sends')
+    .select('sends')
+    .where('day_start', '=', dayStart)
+    .executeTakeFirst();
+  if (counter) return counter.sends;
+  const counted = await trx
+    .selectFrom('sms_sends')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('created_at', '>=', dayStart)
+    .executeTakeFirstOrThrow();
+  return Number(counted.n);
+}
+
 export async function findActiveCode(
   db: Kysely<Database>,
   phone: string,

@@ -136,6 +136,12 @@ export interface SmsSendsTable {
   created_at: Timestamp;
 }
 
+/** R12's daily budget: sends counted per budget day (the ledger is counted once for a day without a row). */
+export interface SmsDailySendsTable {
+  day_start: Timestamp;
+  sends: number;
+}
+
 export interface SmsPhoneFailuresTable {
   phone: string;
   failures: number;
@@ -191,6 +197,7 @@ export interface Database {
   auth_events: AuthEventsTable;
   sms_codes: SmsCodesTable;
   sms_sends: SmsSendsTable;
+  sms_daily_sends: SmsDailySendsTable;
   sms_phone_failures: SmsPhoneFailuresTable;
   user_merges: UserMergesTable;
   job_runs: JobRunsTable;
