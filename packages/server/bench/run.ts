@@ -121,6 +121,8 @@ const minutes = (Date.now() - startedAt.getTime()) / 60_000;
 notes.push(
   'Access tokens are ES256 everywhere (R16 requires ES256/EdDSA), so the floor signs and verifies ES256 with node:crypto; performance.md §9–10 quote HS256 figures, which a symmetric key would give and R16 rules out.',
   "Open-loop phases use the suite's own paced generator (undici, evenly spaced arrivals, latency from the scheduled send time), not autocannon's -R, which caps each connection per second and so sends in bursts.",
+  "The floor, the upstream-only proxy and better-auth call the simulator with wxauth's undici settings (512 connections, keep-alive) and use its pg pool settings (16 connections, kept open while idle): comparators/upstream-options.ts and pg-pool-options.ts.",
+  "S1's overhead is each request's latency at the load generator minus the time its code2Session spent inside the simulator, so it also counts what happens outside the server on these shared cores: the generator sending late, the kernel, the simulator reading the call. The upstream-only proxy row shows that part.",
   'The simulator adds a log-normal latency (median 50 ms, p99 300 ms) plus a 1 % tail of 1–3 s to every WeChat call; the 0.1 % timeouts of §10.2 are not simulated. Every login uses a fresh wx.login code of a new user.',
   'Not measured: DB round trips per login and the longest transaction held (S1), S2 latency at 50 % load (S2 is closed loop only), resumability after kill -9 (S6; the job tests cover it), the SMS provider rate cap (S4: the bench provider has none).',
 );
