@@ -20,7 +20,14 @@ import {
  */
 const N = Number(process.env.WXAUTH_TEST_C11_ROWS) || 5_000;
 const LIMIT = 1000;
-const RATE = 900;
+/**
+ * 30 % under WeChat's limit: still far below the 2 × 700 that two workers would send if each took the
+ * whole rate. At 900, a machine busy with other test files (seen with the full suite, and with three
+ * CPU hogs beside this test alone) held this in-process simulator back long enough that calls sent
+ * in one second were counted in the next: 78 got 45011, and the job rightly checked those rows again
+ * after the minute (R4), a second call each.
+ */
+const RATE = 700;
 
 describe.skipIf(!postgresStore)('C11: session-key job on two instances at once (PostgreSQL)', () => {
   it(`processes each of ${N} rows once, and the two together stay under the rate limit`, async () => {
