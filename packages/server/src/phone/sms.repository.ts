@@ -146,8 +146,6 @@ export function createSmsRepository(db: Kysely<Database>) {
   };
 }
 
-/** The verification half works inside the caller's transaction (it continues with the login). */
-/** The newest code of a phone and purpose that is neither consumed nor invalidated (expiry is the caller's). */
 /**
  * Sends recorded since `dayStart` (R12's daily budget): the day's counter row, or, for a day that has
  * none yet (the first send of the day, or a database from before 0004), the ledger counted once.
@@ -167,6 +165,7 @@ async function sendsSince(trx: Kysely<Database>, dayStart: Date): Promise<number
   return Number(counted.n);
 }
 
+/** The newest code of a phone and purpose that is neither consumed nor invalidated (expiry is the caller's). */
 export async function findActiveCode(
   db: Kysely<Database>,
   phone: string,
@@ -188,6 +187,7 @@ export async function findActiveCode(
     : null;
 }
 
+/** The verification half works inside the caller's transaction (it continues with the login). */
 export function createSmsVerifyRepository(trx: Kysely<Database>) {
   return {
     /**
