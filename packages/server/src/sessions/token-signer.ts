@@ -1,7 +1,8 @@
-import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject, randomBytes } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { Clock } from '../clock.ts';
 import { AppError } from '../errors.ts';
 import { createClockCache } from '../util/clock-cache.ts';
+import { createRandomPool } from '../util/random-pool.ts';
 import { compactJws } from './compact-jws.ts';
 import { type ClaimsPolicy, checkClaims } from './jwt-claims.ts';
 import {
@@ -145,6 +146,7 @@ export function createTokenSigner(options: {
   };
 
   const cache = createClockCache<CacheEntry>(cacheSize);
+  const random = createRandomPool();
 
   function verifyCold(token: string, nowMs: number): CacheEntry {
     const segments = token.split('.');
@@ -192,7 +194,7 @@ export function createTokenSigner(options: {
           iat,
           nbf: iat,
           exp: iat + ttlSec,
-          jti: randomBytes(16).toString('base64url'),
+          jti: random.bytes(16).toString('base64url'),
         },
         signingKey,
       );

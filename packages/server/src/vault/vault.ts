@@ -1,12 +1,6 @@
-import {
-  createCipheriv,
-  createDecipheriv,
-  createSecretKey,
-  hkdfSync,
-  type KeyObject,
-  randomFillSync,
-} from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, type KeyObject } from 'node:crypto';
 import { createClockCache } from '../util/clock-cache.ts';
+import { createRandomPool } from '../util/random-pool.ts';
 import { assertValidVaultKeys, KID_PATTERN, type VaultKeyConfig } from './keys.ts';
 import type { SealContext, Vault, VaultKeyStatus } from './vault.types.ts';
 
@@ -143,18 +137,8 @@ export function createVault(options: {
   }
 
   // Nonces come from the CSPRNG in blocks: one randomFillSync per 512 seals instead of one call per seal.
-  // Each 12-byte slice is copied out and the block is refilled before reuse, so no bytes are handed out twice.
-  const noncePool = Buffer.alloc(NONCE_BYTES * 512);
-  let nonceOffset = noncePool.length;
-  function nextNonce(): Buffer {
-    if (nonceOffset === noncePool.length) {
-      randomFillSync(noncePool);
-      nonceOffset = 0;
-    }
-    const nonce = Buffer.from(noncePool.subarray(nonceOffset, nonceOffset + NONCE_BYTES));
-    nonceOffset += NONCE_BYTES;
-    return nonce;
-  }
+  const nonces = createRandomPool(NONCE_BYTES * 512);
+  const nextNonce = (): Buffer => nonces.bytes(NONCE_BYTES);
 
   function fail(reason: VaultEvent['reason'], kid: string | null): null {
     try {
