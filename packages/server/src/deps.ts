@@ -76,13 +76,31 @@ export interface CreateDepsOptions {
 
 /** One ledger per embedded database: instances that share a PGlite share its claims (see login-codes.memory.ts). */
 const memoryLedgers = new WeakMap<Db, LoginCodesStore>();
-function loginCodesFor(db: Db): LoginCodesStore {
-  if (db.kind === 'postgres') return createLoginCodesRepository(db.kysely);
-  const existing = memoryLedgers.get(db);
-  if (existing) return existing;
-  const ledger = createMemoryLoginCodes();
-  memoryLedgers.set(db, ledger);
-  return ledger;
+
+/**
+ * R1's ledger: in memory on PGlite; on PostgreSQL in Redis when configured (the database ledger takes
+ * what Redis cannot), else in the database. Returns the ledger and what closing it takes.
+ */
+async function loginCodesFor(
+  db: Db,
+  redisUrl: string | undefined,
+  onError: (error: Error) => void,
+): Promise<{ ledger: LoginCodesStore; close: () => Promise<void> }> {
+  const none = async () => {};
+  if (db.kind === 'postgres') {
+    const inDatabase = createLoginCodesRepository(db.kysely);
+    if (!redisUrl) return { ledger: inDatabase, close: none };
+    // Loaded only with Redis configured, as the rate limiter is (ioredis is a noticeable part of a start).
+    const { createRedisLoginCodes } = await import('./login/login-codes.redis.ts');
+    const ledger = createRedisLoginCodes({ redisUrl, fallback: inDatabase, onError });
+    return { ledger, close: ledger.close };
+  }
+  let ledger = memoryLedgers.get(db);
+  if (!ledger) {
+    ledger = createMemoryLoginCodes();
+    memoryLedgers.set(db, ledger);
+  }
+  return { ledger, close: none };
 }
 
 /**
@@ -177,7 +195,9 @@ export async function createDeps(options: CreateDepsOptions) {
     },
   };
 
-  const loginCodes = loginCodesFor(db);
+  const { ledger: loginCodes, close: closeLoginCodes } = await loginCodesFor(db, config.redisUrl, (err) =>
+    logger.warn({ err: err.message }, 'login-code ledger: redis error'),
+  );
   const users = createUsersRepository(db.kysely);
   const sessions = createSessionsService({
     repository: createSessionsRepository(db.kysely),
@@ -319,6 +339,7 @@ export async function createDeps(options: CreateDepsOptions) {
     await migrated;
   } catch (err) {
     await verifyLimiter.close();
+    await closeLoginCodes();
     if (ownsDb) await db.close();
     throw err;
   }
@@ -377,6 +398,7 @@ export async function createDeps(options: CreateDepsOptions) {
       await scheduler.stop();
       // Closes the shared limiter too (it is the fallback limiter's primary).
       await verifyLimiter.close();
+      await closeLoginCodes();
       if (ownsDb) await db.close();
     },
   };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from '../storage/database.ts';
 
 export interface LoginCodeState {
@@ -16,19 +16,22 @@ export function loginCodeHash(appId: string, code: string): Buffer {
 }
 
 /**
+ * The claim runs before every upstream call, so its text is fixed once rather than rebuilt through the
+ * query builder per login (builder objects, compilation and a new 200-character string each time).
+ */
+const CLAIM_SQL =
+  'INSERT INTO login_codes (code_hash, app_id, state, created_at) VALUES ($1, $2, $3, $4) ' +
+  'ON CONFLICT (code_hash) DO NOTHING RETURNING code_hash';
+
+/**
  * The ledger that makes one wx.login code cause at most one upstream code2Session call across every
  * instance (R1): the first request to insert the code's hash owns the exchange; others read its outcome.
  */
 export function createLoginCodesRepository(db: Kysely<Database>) {
   return {
     async claimLoginCode(codeHash: Buffer, appId: string, now: Date): Promise<boolean> {
-      const row = await db
-        .insertInto('login_codes')
-        .values({ code_hash: codeHash, app_id: appId, state: 'pending', created_at: now })
-        .onConflict((oc) => oc.column('code_hash').doNothing())
-        .returning('code_hash')
-        .executeTakeFirst();
-      return row !== undefined;
+      const result = await db.executeQuery(CompiledQuery.raw(CLAIM_SQL, [codeHash, appId, 'pending', now]));
+      return result.rows.length > 0;
     },
 
     async findLoginCode(codeHash: Buffer): Promise<LoginCodeState | null> {

@@ -135,7 +135,11 @@ export function createLoginService(deps: {
         throw err;
       }
       const { profile, isNewUser } = written;
-      await deps.loginCodes.markLoginCodeDone(codeHash, profile.id, new Date(clock.now()));
+      // Not awaited: only duplicates of this code read it, and they poll until it lands (in the database
+      // the login statement has already written it; Redis takes one more round trip, off this path).
+      void deps.loginCodes
+        .markLoginCodeDone(codeHash, profile.id, new Date(clock.now()))
+        .catch(() => undefined);
       void events.emit({
         type: 'wechat.login',
         outcome: 'ok',
