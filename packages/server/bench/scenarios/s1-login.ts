@@ -1,5 +1,6 @@
 import { closed, withCodes } from '../lib/contenders.ts';
 import { JSON_HEADERS, type RequestSpec } from '../lib/load.ts';
+import { REDIS_URL, redisReachable } from '../lib/redis.ts';
 import { type Row, rowOf, rpsRatio, type Scenario, unavailableRow } from '../lib/results.ts';
 import { type Contender, type ContenderSamples, interleave } from '../lib/rounds.ts';
 import { median } from '../lib/stats.ts';
@@ -31,8 +32,11 @@ const login = (codes: CodePool, path: string, withAppId: boolean) => (): Request
 /**
  * S1, WeChat login end to end, against (a) the hand-written floor on the same store, (b) the floor
  * with the DB stubbed, (c) better-auth's minimal WeChat endpoint. Closed loop for the ceiling; then
- * open loop at 50 % of wxauth's ceiling, where overhead = wxauth's p50/p99 minus the same percentile
- * of a route that only proxies code2Session (the simulator as a client sees it), paired per round.
+ * open loop at 50 % of wxauth's ceiling, where each request's overhead is its latency minus the time
+ * its own code2Session spent in the simulator (s1-overhead.ts); a route that only proxies code2Session
+ * shows what the load generator and the kernel add to that on these shared cores. On PostgreSQL with
+ * Redis reachable, a second wxauth with WXAUTH_REDIS_URL (login-code claims in Redis) joins the open
+ * loop as a row of its own; the goal is read from the first, PostgreSQL alone.
  */
 export const s1: Scenario = {
   id: 'S1',
@@ -51,6 +55,12 @@ export const s1: Scenario = {
           : Promise.resolve({ unavailable: 'comparators/better-auth/server.ts does not exist yet' }),
       ]);
       systems.push(wxauth, floor, stub, ba);
+      // wxauth as deployed with Redis (R1's claims in Redis): an open-loop row beside the goal's.
+      const withRedis =
+        store.kind === 'pg' && (await redisReachable(REDIS_URL))
+          ? await startWxauth(store, sim, { env: { WXAUTH_REDIS_URL: REDIS_URL } })
+          : null;
+      if (withRedis) systems.push(withRedis);
 
       const contenders: Contender[] = [
         closed('wxauth', {
@@ -93,6 +103,16 @@ export const s1: Scenario = {
         log,
       );
 
+      if (withRedis) {
+        // Warmed as the closed-loop contenders were (JIT, pools), so its first open round is not a cold start.
+        const warmUp = closed('wxauth + Redis, warm-up', {
+          origin: withRedis.url,
+          connections: CONNECTIONS,
+          next: login(sim.codes, '/v1/auth/wechat/login', true),
+          verifyBody: issuedToken,
+        });
+        await withCodes(sim.codes, warmUp).run(Math.max(2, profile.warmupSec));
+      }
       const ceiling = median(closedSamples.get('wxauth')!.phases.map((p) => p.rps));
       shared.s1Ceiling.set(store.label, ceiling);
       const rate = Math.max(10, Math.round(ceiling * 0.5));
@@ -108,6 +128,19 @@ export const s1: Scenario = {
           floor.url,
         ),
         openLoginWithOverhead('wxauth', sim, wxauth.url, '/v1/auth/wechat/login', true, rate, wxauth.url),
+        ...(withRedis
+          ? [
+              openLoginWithOverhead(
+                'wxauth + Redis',
+                sim,
+                withRedis.url,
+                '/v1/auth/wechat/login',
+                true,
+                rate,
+                withRedis.url,
+              ),
+            ]
+          : []),
         openLoginWithOverhead('floor', sim, floor.url, '/wechat/login', false, rate, floor.url),
       ];
       if ('url' in ba) {
@@ -188,6 +221,15 @@ function report(
   describe(openOurs, 'wxauth');
   describe(openFloor, 'floor');
   describe(rows[7], 'better-auth');
+  const redisSamples = openSamples.get('wxauth + Redis');
+  if (redisSamples) {
+    const redisRow = rowOf(
+      { ...openBase, system: 'wxauth login, claims in Redis (WXAUTH_REDIS_URL)' },
+      redisSamples,
+    );
+    describe(redisRow, 'wxauth + Redis');
+    rows.push(redisRow);
+  }
   const overheadP50 = overheadOf('wxauth', 'overheadP50');
   const overheadP99 = overheadOf('wxauth', 'overheadP99');
   const notes =

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { createConnection } from 'node:net';
 import { closed, open } from '../lib/contenders.ts';
+import { REDIS_URL, redisReachable } from '../lib/redis.ts';
 import { type Row, rowOf, rpsRatio, type Scenario } from '../lib/results.ts';
 import { type ContenderSamples, interleave } from '../lib/rounds.ts';
 import { type LimiterKind, type System, startLimiterServer, stopAll } from '../lib/systems.ts';
@@ -8,7 +8,6 @@ import { type LimiterKind, type System, startLimiterServer, stopAll } from '../l
 const CONNECTIONS = 100;
 /** Well below every ceiling: the open-loop phase reads added latency, not queueing. */
 const OPEN_RATE = 1_000;
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 const LABELS: Record<LimiterKind, string> = {
   none: 'no limiter',
@@ -17,20 +16,6 @@ const LABELS: Record<LimiterKind, string> = {
   'fastify-rate-limit': '@fastify/rate-limit, RedisStore',
   rlflex: 'rate-limiter-flexible, RateLimiterRedis',
 };
-
-function redisReachable(url: string): Promise<boolean> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: hostname, port: Number(port || 6379) });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
 
 /**
  * S5, rate-limiter overhead: one cheap route on plain Fastify with no limiter, wxauth's in-memory
