@@ -112,7 +112,7 @@ export const VARIABLES = [
     name: 'WXAUTH_REDIS_URL',
     secret: true,
     description:
-      'Redis for short-window rate limits shared by all instances. When unset, limits are kept in memory per process. If set and Redis is down, SMS sending fails closed (503).',
+      'Redis for short-window rate limits shared by all instances and, on PostgreSQL, for the login-code claims (R1: one code2Session per code). When unset, limits are kept in memory per process and claims in the database. If set and Redis is down, SMS sending fails closed (503) and claims fall back to the database.',
   },
   {
     name: 'WXAUTH_PHONE_DEFAULT_REGION',
