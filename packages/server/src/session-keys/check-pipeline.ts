@@ -27,8 +27,8 @@ const rowId = (k: ClaimedKey) => `${k.appId}:${k.openid}`;
 export function createCheckPipeline(deps: {
   clock: Clock;
   leaseMs: number;
-  /** Calls WeChat for one row (paced by the caller). */
-  check(key: ClaimedKey): Promise<RowResult>;
+  /** Calls WeChat for one row (paced by the caller), after `holdLease` says the row is still ours. */
+  check(key: ClaimedKey, holdLease: () => Promise<boolean>): Promise<RowResult>;
   /** Makes the outcome durable; false when the row was no longer this worker's. */
   record(key: ClaimedKey, outcome: CheckOutcome): Promise<boolean>;
   /** Counts an outcome that was recorded. */
@@ -75,9 +75,16 @@ export function createCheckPipeline(deps: {
     for (let next = queue.shift(); next && !halted(); next = queue.shift()) {
       notify();
       const { key, claim } = next;
-      await ensureLease(claim);
-      if (!claim.open.has(rowId(key))) continue; // the lease lapsed and another worker owns the row now
-      const result = await deps.check(key);
+      const held = async () => {
+        await ensureLease(claim);
+        return claim.open.has(rowId(key));
+      };
+      if (!(await held())) continue; // the lease lapsed and another worker owns the row now
+      const result = await deps.check(key, held);
+      if (result === 'lost') {
+        if (claim.open.size === 0) claims.delete(claim);
+        continue;
+      }
       if (result === 'retry') {
         queue.unshift(next);
         continue;

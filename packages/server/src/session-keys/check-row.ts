@@ -11,8 +11,11 @@ export interface SessionKeyApi {
   resetUserSessionKey(openid: string, sessionKey: string): Promise<{ sessionKey: string }>;
 }
 
-/** A row's result, or: put it back and try again later ('retry'), or the worker is stopping ('stop'). */
-export type RowResult = CheckOutcome | 'retry' | 'stop';
+/**
+ * A row's result, or: put it back and try again later ('retry'), the worker is stopping ('stop'), or
+ * the row's lease was lost while it waited for its turn and another worker owns it now ('lost').
+ */
+export type RowResult = CheckOutcome | 'retry' | 'stop' | 'lost';
 
 /** How one row's work talks back to the worker that runs it. */
 export interface RowControl {
@@ -37,10 +40,16 @@ const FATAL = new Set(['daily_quota', 'misconfigured', 'sig_method_invalid']);
 export function createRowChecker(deps: { vault: Vault; clock: Clock; resetAgeMs: number | null }) {
   const { vault, clock, resetAgeMs } = deps;
 
+  /**
+   * `holdLease` runs after the pacing wait and before the call: that wait lasts until the next minute
+   * after a 45011 (R4), longer than a lease, and in the meantime another worker may have claimed and
+   * checked the row. False means the row is no longer ours, and WeChat is not called for it.
+   */
   return async function checkRow(
     key: ClaimedKey,
     api: SessionKeyApi,
     control: RowControl,
+    holdLease: () => Promise<boolean>,
   ): Promise<RowResult> {
     const context = identitySessionKeyContext(key.appId, key.openid);
     const sessionKey = vault.open(key.sessionKeyEnc, context);
@@ -50,6 +59,7 @@ export function createRowChecker(deps: { vault: Vault; clock: Clock; resetAgeMs:
     const old = resetAgeMs !== null && key.updatedAt !== null && now - key.updatedAt >= resetAgeMs;
     const mayReset = key.resetAt === null || now - key.resetAt >= RESET_INTERVAL_MS;
     if (!(await control.take())) return 'stop';
+    if (!(await holdLease())) return 'lost';
     try {
       if ((key.status === 'compromised' || old) && mayReset) {
         const fresh = await api.resetUserSessionKey(key.openid, sessionKey);

@@ -138,7 +138,8 @@ export function createSessionKeyCheckJob(deps: {
     const pipeline = createCheckPipeline({
       clock,
       leaseMs: LEASE_MS,
-      check: (key) => checkRow(key, deps.apps.get(key.appId)!, pacers.get(key.appId)!.control),
+      check: (key, holdLease) =>
+        checkRow(key, deps.apps.get(key.appId)!, pacers.get(key.appId)!.control, holdLease),
       record: (key, outcome) => recorder.add({ key, outcome }),
       counted(result) {
         metrics.jobRows.inc({ job, outcome: outcomeName(result) });

@@ -18,6 +18,8 @@ export interface CountingSim {
   url: string;
   /** openid → calls to /wxa/checksession or /wxa/resetusersessionkey. */
   perOpenid: Map<string, number>;
+  /** openid → those calls the simulator refused with 45011 (R4: the job asks again after the minute). */
+  refusedPerOpenid: Map<string, number>;
   total(): number;
   close(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export interface CountingSim {
 export async function startCountingSim(options: SimulatorOptions): Promise<CountingSim> {
   const sim = createSimulator({ maxCallRecords: 100_000, ...options });
   const perOpenid = new Map<string, number>();
+  const refusedPerOpenid = new Map<string, number>();
   let total = 0;
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://sim');
@@ -32,6 +35,18 @@ export async function startCountingSim(options: SimulatorOptions): Promise<Count
       const openid = url.searchParams.get('openid') ?? '';
       perOpenid.set(openid, (perOpenid.get(openid) ?? 0) + 1);
       total++;
+      // The simulator answers with one res.end(body): read the errcode on the way out.
+      const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
+      res.end = ((...args: unknown[]) => {
+        const [body] = args;
+        if (
+          (typeof body === 'string' || Buffer.isBuffer(body)) &&
+          /"errcode":\s*45011\b/.test(String(body))
+        ) {
+          refusedPerOpenid.set(openid, (refusedPerOpenid.get(openid) ?? 0) + 1);
+        }
+        return end(...args);
+      }) as typeof res.end;
     }
     sim.handler(req, res);
   });
@@ -43,6 +58,7 @@ export async function startCountingSim(options: SimulatorOptions): Promise<Count
     sim: { ...sim, url },
     url,
     perOpenid,
+    refusedPerOpenid,
     total: () => total,
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -21,13 +21,14 @@ import {
 const N = Number(process.env.WXAUTH_TEST_C11_ROWS) || 5_000;
 const LIMIT = 1000;
 /**
- * 30 % under WeChat's limit: still far below the 2 × 700 that two workers would send if each took the
- * whole rate. At 900, a machine busy with other test files (seen with the full suite, and with three
- * CPU hogs beside this test alone) held this in-process simulator back long enough that calls sent
- * in one second were counted in the next: 78 got 45011, and the job rightly checked those rows again
- * after the minute (R4), a second call each.
+ * 40 % under WeChat's limit, and still short of the 2 × 600 = 1,200 that two workers would send if each
+ * took the whole rate. The simulator runs inside this test's process: on a machine busy with other
+ * test files it can count calls sent in one second in the next, and at 900 (78 calls) that was enough
+ * to answer 45011. At 700 a CI run failed with rows called twice; the cause was in the job (a row's
+ * lease could lapse while it waited out a 45011 pause, and another worker checked it meanwhile; the
+ * lease is now held again after the wait), but the margin is widened too.
  */
-const RATE = 700;
+const RATE = 600;
 
 describe.skipIf(!postgresStore)('C11: session-key job on two instances at once (PostgreSQL)', () => {
   it(`processes each of ${N} rows once, and the two together stay under the rate limit`, async () => {
@@ -74,9 +75,11 @@ describe.skipIf(!postgresStore)('C11: session-key job on two instances at once (
       expect(Math.min(outs[0]!.worker.checked, outs[1]!.worker.checked)).toBeGreaterThan(0);
       await waitFor(async () => (await identityStatuses(db, APP_ID)).size === N, 1_000);
 
-      // Each row processed once: one WeChat call per openid, no more.
+      // Each row processed once: one call per openid that WeChat answered, no more. A call refused
+      // with 45011 is not an answer; R4 has the job ask again after the minute.
       expect(cs.perOpenid.size).toBe(N);
-      expect([...cs.perOpenid].filter(([, n]) => n !== 1)).toEqual([]);
+      const answered = [...cs.perOpenid].map(([o, n]) => [o, n - (cs.refusedPerOpenid.get(o) ?? 0)]);
+      expect(answered.filter(([, n]) => n !== 1)).toEqual([]);
       // The configured rate is cluster-wide: the two shared it and WeChat never said 45011.
       expect(cs.sim.calls().filter((c) => c.errcode === 45011)).toHaveLength(0);
       expect(maxPerSecond(cs.sim, '/wxa/checksession')).toBeLessThanOrEqual(LIMIT);
