@@ -39,9 +39,15 @@ import { newSessionKey, readIdentities, sealIdentity } from './rotation-support.
  */
 const USERS = 60;
 const LOGIN_WORKERS = 12;
-/** Rounds go on until the job has been seen completing work while logins were in flight. */
+/**
+ * Rounds go on until the job has been seen completing work while logins were in flight. pg-boss hands
+ * the job to a worker on its own schedule, and once login claims moved to Redis (WXAUTH_REDIS_URL)
+ * 20 back-to-back rounds could end before that happened: a round now takes at least MIN_ROUND_MS, and
+ * there are at most 90 of them, under the simulator's 100 code2Session calls per user per minute.
+ */
 const MIN_ROUNDS = 3;
-const MAX_ROUNDS = 20;
+const MAX_ROUNDS = 90;
+const MIN_ROUND_MS = 250;
 const OLD = { kid: 'c10-old', key: generateVaultKey() };
 const NEW = { kid: 'c10-new', key: generateVaultKey() };
 
@@ -157,6 +163,7 @@ describe.runIf(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL)(
       let rounds = 0;
       try {
         for (; rounds < MAX_ROUNDS && (rounds < MIN_ROUNDS || !rewrapDuringLogins); rounds++) {
+          const roundStarted = performance.now();
           const queue = [...openids.entries()];
           await Promise.all(
             Array.from({ length: LOGIN_WORKERS }, async () => {
@@ -168,6 +175,7 @@ describe.runIf(process.env.TEST_DATABASE_URL && process.env.TEST_REDIS_URL)(
               }
             }),
           );
+          await sleep(MIN_ROUND_MS - (performance.now() - roundStarted));
         }
       } finally {
         loginsDone = true;
