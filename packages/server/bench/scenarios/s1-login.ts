@@ -62,14 +62,15 @@ export const s1: Scenario = {
           : null;
       if (withRedis) systems.push(withRedis);
 
+      const wxauthLogins = (url: string) => ({
+        origin: url,
+        connections: CONNECTIONS,
+        next: login(sim.codes, '/v1/auth/wechat/login', true),
+        verifyBody: issuedToken,
+        cpuUrl: url,
+      });
       const contenders: Contender[] = [
-        closed('wxauth', {
-          origin: wxauth.url,
-          connections: CONNECTIONS,
-          next: login(sim.codes, '/v1/auth/wechat/login', true),
-          verifyBody: issuedToken,
-          cpuUrl: wxauth.url,
-        }),
+        closed('wxauth', wxauthLogins(wxauth.url)),
         closed('floor', {
           origin: floor.url,
           connections: CONNECTIONS,
@@ -105,12 +106,7 @@ export const s1: Scenario = {
 
       if (withRedis) {
         // Warmed as the closed-loop contenders were (JIT, pools), so its first open round is not a cold start.
-        const warmUp = closed('wxauth + Redis, warm-up', {
-          origin: withRedis.url,
-          connections: CONNECTIONS,
-          next: login(sim.codes, '/v1/auth/wechat/login', true),
-          verifyBody: issuedToken,
-        });
+        const warmUp = closed('wxauth + Redis, warm-up', wxauthLogins(withRedis.url));
         await withCodes(sim.codes, warmUp).run(Math.max(2, profile.warmupSec));
       }
       const ceiling = median(closedSamples.get('wxauth')!.phases.map((p) => p.rps));

@@ -53,8 +53,25 @@ export function createRedisLoginCodes(options: RedisLoginCodesOptions): LoginCod
     own.set(key, claim);
   }
 
-  /** Writes the outcome of one of our claims; a failed write only delays duplicates, so it never throws. */
-  async function finish(key: string, state: LoginCodeState): Promise<void> {
+  /** Our claim of a code, which its outcome (or release) ends: where it went, and when it was made. */
+  function endOwn(codeHash: Buffer): { key: string; claim: OwnClaim | undefined } {
+    const key = keyOf(codeHash);
+    const claim = own.get(key);
+    own.delete(key);
+    return { key, claim };
+  }
+
+  /**
+   * Writes the outcome of one of our Redis claims, keeping the claim's time and TTL; a failed write
+   * only delays duplicates, so it never throws.
+   */
+  async function settle(
+    key: string,
+    claim: OwnClaim | undefined,
+    now: Date,
+    outcome: Pick<LoginCodeState, 'state' | 'userId' | 'errorCode'>,
+  ): Promise<void> {
+    const state = { ...outcome, createdAt: new Date(claim?.createdAt ?? now.getTime()), completedAt: now };
     try {
       await redis.set(key, encode(state), 'KEEPTTL', 'XX');
     } catch (error) {
@@ -96,27 +113,19 @@ export function createRedisLoginCodes(options: RedisLoginCodesOptions): LoginCod
     },
 
     async markLoginCodeDone(codeHash, userId, now) {
-      const key = keyOf(codeHash);
-      const claim = own.get(key);
-      own.delete(key);
+      const { key, claim } = endOwn(codeHash);
       if (claim?.inFallback) return fallback.markLoginCodeDone(codeHash, userId, now);
-      const createdAt = new Date(claim?.createdAt ?? now.getTime());
-      await finish(key, { state: 'done', userId, errorCode: null, createdAt, completedAt: now });
+      await settle(key, claim, now, { state: 'done', userId, errorCode: null });
     },
 
     async markLoginCodeFailed(codeHash, errorCode, now) {
-      const key = keyOf(codeHash);
-      const claim = own.get(key);
-      own.delete(key);
+      const { key, claim } = endOwn(codeHash);
       if (claim?.inFallback) return fallback.markLoginCodeFailed(codeHash, errorCode, now);
-      const createdAt = new Date(claim?.createdAt ?? now.getTime());
-      await finish(key, { state: 'failed', userId: null, errorCode, createdAt, completedAt: now });
+      await settle(key, claim, now, { state: 'failed', userId: null, errorCode });
     },
 
     async releaseLoginCode(codeHash) {
-      const key = keyOf(codeHash);
-      const claim = own.get(key);
-      own.delete(key);
+      const { key, claim } = endOwn(codeHash);
       if (claim?.inFallback) return fallback.releaseLoginCode(codeHash);
       try {
         await redis.del(key);

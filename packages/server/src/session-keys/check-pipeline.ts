@@ -64,6 +64,7 @@ export function createCheckPipeline(deps: {
       const until = clock.now() + deps.leaseMs;
       const held = await deps.renew([...claim.open.values()], until);
       for (const id of claim.open.keys()) if (!held.has(id)) claim.open.delete(id);
+      if (claim.open.size === 0) claims.delete(claim);
       claim.leaseUntil = until;
     })().finally(() => {
       claim.renewing = null;
@@ -81,10 +82,7 @@ export function createCheckPipeline(deps: {
       };
       if (!(await held())) continue; // the lease lapsed and another worker owns the row now
       const result = await deps.check(key, held);
-      if (result === 'lost') {
-        if (claim.open.size === 0) claims.delete(claim);
-        continue;
-      }
+      if (result === 'lost') continue; // the same, found after the pacing wait
       if (result === 'retry') {
         queue.unshift(next);
         continue;
