@@ -123,15 +123,19 @@ export function createVault(options: {
   const sealCounts = new Map<string, number>();
   const onEvent = options.onEvent;
 
+  // Only open() fills the cache. A login seals for a row whose key is then used once, and keeping that
+  // KeyObject (a JS object with a native handle) for thousands of later logins moved every one of them
+  // into the old generation: under a steady login load the scavenger copied it, then mark-compacts
+  // collected it. A row that is opened (decrypt, the session-key job) is the one read again.
   const derivedKeys = createClockCache<KeyObject>(DERIVED_KEY_CACHE_SIZE);
-  function dataKey(kid: string, kek: KeyObject, info: string): KeyObject {
+  function dataKey(kid: string, kek: KeyObject, info: string, keep: boolean): KeyObject {
     const cacheKey = `${kid}\0${info}`;
     let derived = derivedKeys.get(cacheKey);
     if (derived === undefined) {
       derived = createSecretKey(
         Buffer.from(hkdfSync('sha256', kek, EMPTY_SALT, Buffer.from(info, 'utf8'), 32)),
       );
-      derivedKeys.set(cacheKey, derived);
+      if (keep) derivedKeys.set(cacheKey, derived);
     }
     return derived;
   }
@@ -166,7 +170,7 @@ export function createVault(options: {
       }
       const kek = ring.get(primary)!.key!;
       const nonce = nextNonce();
-      const cipher = createCipheriv('aes-256-gcm', dataKey(primary, kek, encoded.info), nonce, {
+      const cipher = createCipheriv('aes-256-gcm', dataKey(primary, kek, encoded.info, false), nonce, {
         authTagLength: TAG_BYTES,
       });
       cipher.setAAD(Buffer.from(`${encoded.aadPrefix}${primary}\0${VERSION}`, 'utf8'));
@@ -191,7 +195,7 @@ export function createVault(options: {
       if (entry === undefined) return fail('unknown_kid', kid);
       if (entry.key === null) return fail('retired_kid', kid);
       try {
-        const decipher = createDecipheriv('aes-256-gcm', dataKey(kid, entry.key, encoded.info), nonce, {
+        const decipher = createDecipheriv('aes-256-gcm', dataKey(kid, entry.key, encoded.info, true), nonce, {
           authTagLength: TAG_BYTES,
         });
         decipher.setAAD(Buffer.from(`${encoded.aadPrefix}${kid}\0${VERSION}`, 'utf8'));
