@@ -11,6 +11,7 @@ import { opsRoutes } from './http/ops.routes.ts';
 import { ErrorBody } from './http/schemas.ts';
 import { loginRoutes } from './login/login.routes.ts';
 import type { LoginService } from './login/login.service.ts';
+import { lazyChildLogger } from './observability/lazy-child-logger.ts';
 import type { Logger } from './observability/logger.ts';
 import type { Metrics } from './observability/metrics.ts';
 import { phoneRoutes } from './phone/phone.routes.ts';
@@ -57,6 +58,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     // One line per failed request (onResponse below) instead of two per request: cheaper, and quieter.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: (logger, bindings, options) =>
+      lazyChildLogger(logger as Logger, bindings, options) as FastifyBaseLogger,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
