@@ -62,7 +62,11 @@ export async function interleave(
   };
   if (plan.warmupSec > 0) for (const c of contenders) await attempt(c, plan.warmupSec, false);
   for (let round = 0; round < plan.rounds; round++) {
-    for (const c of contenders) await attempt(c, plan.roundSec, true);
+    // The order turns by one each round. With a fixed order a contender always ran right after the same
+    // other one and took on whatever that one left behind (the database settling its writes, say).
+    for (let k = 0; k < contenders.length; k++) {
+      await attempt(contenders[(k + round) % contenders.length]!, plan.roundSec, true);
+    }
   }
   return samples;
 }

@@ -48,6 +48,8 @@ export interface WxauthOptions {
   /** PGlite on disk (S7); default: in memory. */
   dataDir?: string;
   env?: Record<string, string>;
+  /** Extra node flags, before BENCH_PROFILE_DIR's. */
+  nodeArgs?: string[];
 }
 
 export async function startWxauth(
@@ -59,9 +61,12 @@ export async function startWxauth(
   return withSchema(store, 'wxauth', (schema) =>
     spawnChild(`wxauth (${store.kind})`, benchScript('server.ts'), {
       // BENCH_PROFILE_DIR: a CPU profile of every wxauth process, written when it stops.
-      ...(process.env.BENCH_PROFILE_DIR
-        ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] }
-        : {}),
+      nodeArgs: [
+        ...(options.nodeArgs ?? []),
+        ...(process.env.BENCH_PROFILE_DIR
+          ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+          : []),
+      ],
       env: {
         WXAUTH_APPS: JSON.stringify([
           { appId: APP_ID, secret: SECRET, apiBaseUrl: sim?.url ?? 'http://127.0.0.1:9' },
