@@ -88,7 +88,7 @@ async function loginCodesFor(
 ): Promise<{ ledger: LoginCodesStore; close: () => Promise<void> }> {
   const none = async () => {};
   if (db.kind === 'postgres') {
-    const inDatabase = createLoginCodesRepository(db.kysely);
+    const inDatabase = createLoginCodesRepository(db.kysely, db.run);
     if (!redisUrl) return { ledger: inDatabase, close: none };
     // Loaded only with Redis configured, as the rate limiter is (ioredis is a noticeable part of a start).
     const { createRedisLoginCodes } = await import('./login/login-codes.redis.ts');
@@ -198,7 +198,7 @@ export async function createDeps(options: CreateDepsOptions) {
   const { ledger: loginCodes, close: closeLoginCodes } = await loginCodesFor(db, config.redisUrl, (err) =>
     logger.warn({ err: err.message }, 'login-code ledger: redis error'),
   );
-  const users = createUsersRepository(db.kysely);
+  const users = createUsersRepository(db.kysely, db.run);
   const sessions = createSessionsService({
     repository: createSessionsRepository(db.kysely),
     users,

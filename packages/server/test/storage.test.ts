@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { createDb, type Db, isMigrated, migrateToLatest } from '../src/storage/create-db.ts';
+import { isoDates } from '../src/storage/prepared-statements.ts';
 import { testStores } from './support/test-db.ts';
 
 describe.each(testStores)('storage on $name', (store) => {
@@ -10,6 +11,21 @@ describe.each(testStores)('storage on $name', (store) => {
       expect(await isMigrated(db)).toBe(true);
       const { rows } = await sql<{ n: number }>`select count(*)::int as n from sessions`.execute(db.kysely);
       expect(rows[0]?.n).toBe(0);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('runs one statement through Db.run and returns its rows', async () => {
+    const db = await store.open();
+    try {
+      const at = new Date('2026-05-06T07:08:09.010Z');
+      const rows = await db.run<{ v: number; at: Date }>('select $1::int + 1 as v, $2::timestamptz as at', [
+        41,
+        at,
+      ]);
+      expect(rows).toEqual([{ v: 42, at }]);
+      await expect(db.run('select $1::int as v', ['not a number'])).rejects.toThrow();
     } finally {
       await db.close();
     }
@@ -31,12 +47,62 @@ describe.runIf(process.env.TEST_DATABASE_URL)('storage on postgres: prepared sta
           const { rows } = await sql<{ v: number }>`select ${i}::int + 1 as v`.execute(db.kysely);
           expect(rows[0]!.v).toBe(i + 1);
         }
-        // The three runs share one text; the counting query is a second text.
-        expect(await count(db)).toBe(prepareStatements ? 2 : 0);
+        // Db.run (pool.query's callback form) is named the same way.
+        for (let i = 0; i < 2; i++)
+          expect(await db.run<{ v: number }>('select $1::int as v', [i])).toEqual([{ v: i }]);
+        // The three runs share one text, Db.run's is a second; the counting query is a third text.
+        expect(await count(db)).toBe(prepareStatements ? 3 : 0);
       } finally {
         await db.close();
       }
     }
+  });
+
+  it('stores a Date parameter as the same instant in any process time zone, and still rejects an invalid one', async () => {
+    const zone = process.env.TZ;
+    const instant = new Date('2026-03-08T02:30:00.123Z');
+    try {
+      for (const prepareStatements of [true, false]) {
+        for (const tz of ['UTC', 'Asia/Shanghai', 'America/New_York']) {
+          process.env.TZ = tz;
+          const db = createDb({
+            databaseUrl: process.env.TEST_DATABASE_URL!,
+            poolSize: 1,
+            prepareStatements,
+          });
+          try {
+            const { rows } = await sql<{ at: Date; epoch_ms: string }>`
+              select ${instant}::timestamptz as at,
+                     (extract(epoch from ${instant}::timestamptz) * 1000)::bigint::text as epoch_ms`.execute(
+              db.kysely,
+            );
+            expect(rows[0]!.at.getTime()).toBe(instant.getTime());
+            expect(rows[0]!.epoch_ms).toBe(String(instant.getTime()));
+            await expect(
+              sql`select ${new Date(Number.NaN)}::timestamptz as at`.execute(db.kysely),
+            ).rejects.toThrow();
+          } finally {
+            await db.close();
+          }
+        }
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+});
+
+describe('isoDates', () => {
+  it('turns Dates into ISO text (an invalid one into text PostgreSQL refuses) and copies only when it changes something', () => {
+    const plain = ['a', 1, null, Buffer.from('x')];
+    expect(isoDates(plain)).toBe(plain);
+    const bad = new Date(Number.NaN);
+    const mixed = [new Date('2026-01-02T03:04:05.006Z'), 'b', bad];
+    const out = isoDates(mixed);
+    expect(out).not.toBe(mixed);
+    expect(out).toEqual(['2026-01-02T03:04:05.006Z', 'b', 'Invalid Date']);
+    expect(mixed[0]).toBeInstanceOf(Date);
   });
 });
 

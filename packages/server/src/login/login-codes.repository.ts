@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
-import { CompiledQuery, type Kysely } from 'kysely';
+import { hash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { RunSql } from '../storage/create-db.ts';
 import type { Database } from '../storage/database.ts';
 
 export interface LoginCodeState {
@@ -12,7 +13,8 @@ export interface LoginCodeState {
 
 /** The ledger's key: SHA-256 of appId and code; the code itself is never stored. */
 export function loginCodeHash(appId: string, code: string): Buffer {
-  return createHash('sha256').update(`${appId}\0${code}`).digest();
+  // One-shot: no Hash object (each is a native handle the scavenger has to process after it dies).
+  return hash('sha256', `${appId}\0${code}`, 'buffer');
 }
 
 /**
@@ -27,11 +29,11 @@ const CLAIM_SQL =
  * The ledger that makes one wx.login code cause at most one upstream code2Session call across every
  * instance (R1): the first request to insert the code's hash owns the exchange; others read its outcome.
  */
-export function createLoginCodesRepository(db: Kysely<Database>) {
+/** `run` takes the claim, which runs before every upstream call (Db.run); the rest goes through Kysely. */
+export function createLoginCodesRepository(db: Kysely<Database>, run: RunSql) {
   return {
     async claimLoginCode(codeHash: Buffer, appId: string, now: Date): Promise<boolean> {
-      const result = await db.executeQuery(CompiledQuery.raw(CLAIM_SQL, [codeHash, appId, 'pending', now]));
-      return result.rows.length > 0;
+      return (await run(CLAIM_SQL, [codeHash, appId, 'pending', now])).length > 0;
     },
 
     async findLoginCode(codeHash: Buffer): Promise<LoginCodeState | null> {

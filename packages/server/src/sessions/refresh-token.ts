@@ -1,4 +1,4 @@
-import { createHash, createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, hash as digest, timingSafeEqual } from 'node:crypto';
 import { createRandomPool } from '../util/random-pool.ts';
 
 /**
@@ -39,7 +39,8 @@ export function createRefreshTokenCodec(pepper: Buffer) {
       .update(`wxauth-refresh\0${sessionId}\0${generation}\0${parentSecret}`)
       .digest('base64url');
 
-  const hash = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+  // One-shot: no Hash object (a native handle the scavenger has to process after it dies).
+  const hash = (secret: string): Buffer => digest('sha256', secret, 'buffer');
 
   return {
     newSessionId: (): string => random.bytes(16).toString('base64url'),

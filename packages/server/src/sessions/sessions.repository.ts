@@ -40,7 +40,8 @@ export interface SessionSummary {
 /**
  * CTE pieces that insert a session for the user named by `userIdExpr` and end the oldest sessions
  * beyond `maxSessions` (R20), inside the caller's single statement. The eviction sees the snapshot
- * before the insert, so it keeps `maxSessions - 1` older sessions plus the new one.
+ * before the insert, so it keeps `maxSessions - 1` older sessions plus the new one. Every value is
+ * only interpolated (the subtraction is SQL), so a fixedStatement (users.repository.ts) can embed this.
  */
 export function sessionInsertCtes(s: NewSession, userIdExpr: RawBuilder<unknown>, maxSessions: number) {
   return sql`
@@ -58,7 +59,7 @@ export function sessionInsertCtes(s: NewSession, userIdExpr: RawBuilder<unknown>
         SELECT id FROM sessions
         WHERE user_id = ${userIdExpr} AND revoked_at IS NULL AND expires_at > ${s.now}
         ORDER BY created_at DESC, id DESC
-        OFFSET ${maxSessions - 1}
+        OFFSET ${maxSessions}::int - 1
       )
       RETURNING id
     )`;

@@ -93,8 +93,14 @@ function answers(api: 'code2session' | 'checksession'): fc.Arbitrary<Generated> 
     response.map(
       (r) => ({ response: r, expect: { kind: 'fail', code: 'upstream_unavailable' } }) as Generated,
     );
+  // The same answers padded with JSON whitespace: under the 64 KB cap (several socket chunks) still a
+  // success; past it, never read to the end and never a success.
+  const padded = (bytes: number) => (g: Generated) =>
+    g.response.kind === 'reply' ? { ...g.response, body: g.response.body + ' '.repeat(bytes) } : g.response;
   return fc.oneof(
     { weight: 4, arbitrary: valid },
+    { weight: 1, arbitrary: valid.map((g) => ({ ...g, response: padded(60_000)(g) }) as Generated) },
+    { weight: 1, arbitrary: bad(valid.map(padded(70_000))) },
     {
       weight: 2,
       arbitrary: rid.map(
