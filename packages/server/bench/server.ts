@@ -1,4 +1,8 @@
 import { enableCompileCache } from 'node:module';
+import { tuneV8 } from '../src/v8-tuning.ts';
+
+// As src/main.ts: the same V8 settings as a deployed server.
+tuneV8();
 
 // As src/main.ts: cache compiled modules, and open the database before loading the rest, so PGlite
 // opens while the server loads (S7 measures this start).
