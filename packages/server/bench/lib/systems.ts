@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { generateKeySetJson } from '../../src/config/keys.ts';
+import { NODE_FLAGS } from '../../src/v8-tuning.ts';
 import { APP_ID, SECRET, type Sim } from '../sim/client.ts';
 import { benchScript, type Child, spawnChild } from './children.ts';
 import { generateEs256Jwk } from './es256.ts';
@@ -61,7 +62,9 @@ export async function startWxauth(
   return withSchema(store, 'wxauth', (schema) =>
     spawnChild(`wxauth (${store.kind})`, benchScript('server.ts'), {
       // BENCH_PROFILE_DIR: a CPU profile of every wxauth process, written when it stops.
+      // Started as `npm start` starts it (v8-tuning.ts), then any flags of the caller's.
       nodeArgs: [
+        ...NODE_FLAGS,
         ...(options.nodeArgs ?? []),
         ...(process.env.BENCH_PROFILE_DIR
           ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
