@@ -1,3 +1,4 @@
+import { NODE_FLAGS } from '../../src/v8-tuning.ts';
 import type { GoalResult } from './goals.ts';
 import type { MachineInfo } from './machine.ts';
 import type { Profile } from './profile.ts';
@@ -110,6 +111,7 @@ open-loop phases ${p.openRounds} × ${p.openRoundSec} s). The suite is \`package
 - CPU: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.memoryGb} GB; load average (1/5/15 min) ${la(r.loadAvg.before)} before, ${la(r.loadAvg.after)} after.
   The load generator, the simulator and every system under test share these cores.
 - Node ${r.machine.node}; ${pkgs}.
+- wxauth runs as \`npm start\` runs it: node ${NODE_FLAGS.map((f) => `\`${f}\``).join(' ')}, and V8's allocation-site pretenuring turned off at start (\`src/v8-tuning.ts\`). Every comparator runs with Node's defaults.
 - Stores: ${r.stores.map((s) => `**${s.label}** (${s.durability})`).join('; ')}. PGlite and PostgreSQL figures are never compared with each other.
 
 ## Goals (issue 6), judged on ${r.goalStore}

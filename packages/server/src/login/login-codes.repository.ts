@@ -28,8 +28,8 @@ const CLAIM_SQL =
 /**
  * The ledger that makes one wx.login code cause at most one upstream code2Session call across every
  * instance (R1): the first request to insert the code's hash owns the exchange; others read its outcome.
+ * `run` (Db.run) takes the claim, which precedes every upstream call; the rest goes through Kysely.
  */
-/** `run` takes the claim, which runs before every upstream call (Db.run); the rest goes through Kysely. */
 export function createLoginCodesRepository(db: Kysely<Database>, run: RunSql) {
   return {
     async claimLoginCode(codeHash: Buffer, appId: string, now: Date): Promise<boolean> {
