@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseBenchArgs, type ScenarioId, USAGE, UsageError } from './lib/args.ts';
 import { killAllChildrenNow, liveChildren, stopAllChildren } from './lib/children.ts';
 import { judgeGoals } from './lib/goals.ts';
+import { canCollectGarbage } from './lib/harness-gc.ts';
 import { machineInfo } from './lib/machine.ts';
 import { profileFor } from './lib/profile.ts';
 import { consoleTable, goalsTable, markdownReport } from './lib/report.ts';
@@ -66,6 +67,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+if (!canCollectGarbage())
+  log(
+    'note: started without --expose-gc (npm run bench passes it): the runner cannot collect between phases',
+  );
 const startedAt = new Date();
 const loadBefore = loadavg();
 const profile = profileFor(args.mode);
@@ -148,6 +153,7 @@ if (args.out) {
       startedAt,
       minutes,
       loadAvg: { before: loadBefore, after: loadavg() },
+      harnessGc: canCollectGarbage(),
     }),
   );
   log(`\nwrote ${args.out} (${minutes.toFixed(1)} minutes)`);

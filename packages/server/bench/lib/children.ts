@@ -18,6 +18,13 @@ export interface Child {
   stderrTail(): string;
 }
 
+/**
+ * Node flags of the harness processes: the runner (package.json's bench script) and the simulator.
+ * See harness-gc.ts. 64 MB semi-spaces: a scavenge copies only what is alive, so a larger young
+ * generation means fewer pauses of about the same length.
+ */
+export const HARNESS_NODE_FLAGS = ['--max-semi-space-size=64', '--expose-gc'];
+
 const live = new Set<ChildProcess>();
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
 

@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { Pool } from 'undici';
+import { collectGarbage } from './harness-gc.ts';
 import { cpuMicros } from './http.ts';
 import { percentileSorted } from './stats.ts';
 
@@ -54,6 +55,7 @@ export async function closedLoop(
   spec: ClosedLoopSpec,
   bound: { durationSec: number } | { amount: number; maxSec: number },
 ): Promise<PhaseResult> {
+  collectGarbage();
   const before = spec.cpuUrl ? await cpuMicros(spec.cpuUrl) : 0;
   const options: autocannon.Options = {
     url: spec.origin,
@@ -151,6 +153,7 @@ export async function openLoop(spec: OpenLoopSpec): Promise<OpenLoopResult> {
     () => (stopped = true),
     () => (stopped = true),
   );
+  collectGarbage();
   const before = spec.cpuUrl ? await cpuMicros(spec.cpuUrl) : 0;
   const intervalMs = 1000 / spec.rate;
   const start = performance.now();

@@ -1,4 +1,5 @@
 import { NODE_FLAGS } from '../../src/v8-tuning.ts';
+import { HARNESS_NODE_FLAGS } from './children.ts';
 import type { GoalResult } from './goals.ts';
 import type { MachineInfo } from './machine.ts';
 import type { Profile } from './profile.ts';
@@ -92,6 +93,8 @@ export interface ReportInput {
   startedAt: Date;
   minutes: number;
   loadAvg: { before: number[]; after: number[] };
+  /** Whether the runner could collect its garbage between phases (started with HARNESS_NODE_FLAGS). */
+  harnessGc: boolean;
 }
 
 export function markdownReport(r: ReportInput): string {
@@ -112,6 +115,7 @@ open-loop phases ${p.openRounds} × ${p.openRoundSec} s). The suite is \`package
   The load generator, the simulator and every system under test share these cores.
 - Node ${r.machine.node}; ${pkgs}.
 - wxauth runs as \`npm start\` runs it: node ${NODE_FLAGS.map((f) => `\`${f}\``).join(' ')}, and V8's allocation-site pretenuring turned off at start (\`src/v8-tuning.ts\`). Every comparator runs with Node's defaults.
+- The harness (the load generator in the runner, and the simulator) runs with ${HARNESS_NODE_FLAGS.map((f) => `\`${f}\``).join(' ')} and collects its garbage between phases (\`bench/lib/harness-gc.ts\`)${r.harnessGc ? '' : ' — **not in this run**: the runner was started without those flags, so its pauses fall inside phases'}.
 - Stores: ${r.stores.map((s) => `**${s.label}** (${s.durability})`).join('; ')}. PGlite and PostgreSQL figures are never compared with each other.
 
 ## Goals (issue 6), judged on ${r.goalStore}

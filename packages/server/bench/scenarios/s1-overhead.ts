@@ -24,6 +24,8 @@ export function openLoginWithOverhead(
     drain: () => drainCpu(cpuUrl),
     run: async (seconds): Promise<PhaseResult> => {
       await sim.codes.ensure(Math.ceil(rate * seconds) + 1_000);
+      // Making the codes left garbage in the simulator; collect it now rather than inside the phase.
+      await sim.collectGarbage();
       const codes: string[] = [];
       const timed: { code: string; ms: number }[] = [];
       const result = await openLoop({

@@ -66,6 +66,7 @@ export const s6: Scenario = {
       const capSec = Math.max(20, (n / rate) * 2.5);
       await sim.codes.ensure(Math.ceil(loginRate * (aloneSec + capSec)) + 1_000);
       log(`  logins alone at ${loginRate}/s for ${aloneSec.toFixed(0)} s`);
+      await sim.collectGarbage();
       const alone = await openLoop(loginSpec(aloneSec));
       // The logins so far stored keys too, and the run checks every key stored before it starts: the
       // floor is all of them over R, not just the N seeded.
@@ -77,6 +78,7 @@ export const s6: Scenario = {
         `  job: N=${n} (+${rows - n} from logins), R=${rate}/s (N/R = ${ideal.toFixed(1)} s, capped at ${capSec.toFixed(0)} s), logins alongside`,
       );
       await sim.resetCounters();
+      await sim.collectGarbage();
       const cpuBefore = await cpuMicros(wxauth.url);
       const job = postJson<JobAnswer>(
         `${wxauth.url}/__bench/session-key-check`,

@@ -1,5 +1,5 @@
 import type { SimLatencyDistribution, SimulatorOptions } from '@wxauth/wechat-sim';
-import { benchScript, type Child, spawnChild } from '../lib/children.ts';
+import { benchScript, type Child, HARNESS_NODE_FLAGS, spawnChild } from '../lib/children.ts';
 import { getJson, postJson } from '../lib/http.ts';
 
 export const APP_ID = 'wxbench0000000000001';
@@ -25,6 +25,8 @@ export interface Sim {
   seed(input: { prefix: string; n: number; seed: string }): Promise<void>;
   /** ms each code's code2Session spent inside the simulator (null: never called, or forgotten). */
   upstreamTimes(codes: readonly string[]): Promise<(number | null)[]>;
+  /** A full garbage collection in the simulator, so one does not fall inside the next phase. */
+  collectGarbage(): Promise<void>;
 }
 
 export async function startSim(overrides: Partial<SimulatorOptions> = {}): Promise<Sim> {
@@ -39,6 +41,7 @@ export async function startSim(overrides: Partial<SimulatorOptions> = {}): Promi
   };
   const child = await spawnChild('wechat-sim', benchScript('sim/host.ts'), {
     env: { SIM_OPTIONS: JSON.stringify(options) },
+    nodeArgs: HARNESS_NODE_FLAGS,
   });
   return {
     child,
@@ -55,6 +58,9 @@ export async function startSim(overrides: Partial<SimulatorOptions> = {}): Promi
         { timeoutMs: 600_000 },
       );
       if (status !== 200) throw new Error(`sim seed failed: ${status}`);
+    },
+    collectGarbage: async () => {
+      await postJson(`${child.url}/__bench/gc`, {});
     },
     upstreamTimes: async (codes) => {
       const out: (number | null)[] = [];

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createSimulator, type SimulatorOptions } from '@wxauth/wechat-sim';
+import { collectGarbage } from '../lib/harness-gc.ts';
 import { seededOpenid, seededSessionKey } from '../lib/seed-keys.ts';
 
 /**
@@ -11,6 +12,7 @@ import { seededOpenid, seededSessionKey } from '../lib/seed-keys.ts';
  *   GET  /__bench/counters            checksession calls: total, refused with 45011, busiest second
  *   POST /__bench/counters/reset
  *   POST /__bench/upstream-times      {codes}: how long each code's code2Session took inside the simulator
+ *   POST /__bench/gc                  a full garbage collection now, between phases (HARNESS_NODE_FLAGS)
  * Everything else goes to the simulator unchanged. Options come from SIM_OPTIONS (JSON).
  */
 const options = JSON.parse(process.env.SIM_OPTIONS ?? '{}') as SimulatorOptions;
@@ -97,6 +99,10 @@ async function bench(req: IncomingMessage, res: ServerResponse, url: URL): Promi
   if (route === 'POST /__bench/upstream-times') {
     const body = (await readBody(req)) as { codes: string[] };
     return json(res, 200, { ms: body.codes.map((code) => upstreamMs.get(code) ?? null) });
+  }
+  if (route === 'POST /__bench/gc') {
+    collectGarbage();
+    return json(res, 200, { ok: true });
   }
   if (route === 'POST /__bench/counters/reset') {
     checks = { total: 0, overLimit: 0, perSecond: new Map() };
