@@ -1,5 +1,5 @@
 import type { PhaseResult } from './load.ts';
-import { type Summary, summarize } from './stats.ts';
+import { median, type Summary, summarize } from './stats.ts';
 
 /** One side of an A/B comparison: something that can run a load phase of a given length. */
 export interface Contender {
@@ -80,4 +80,14 @@ export function summarizePhases(phases: readonly PhaseResult[]): PhaseSummary {
     errors: phases.reduce((sum, p) => sum + p.errors, 0),
     rounds: phases.length,
   };
+}
+
+/**
+ * The open-loop rate of a comparator: the common rate (half of wxauth's ceiling), or half of its own
+ * closed-loop ceiling when that is lower, so that no contender is measured past saturation.
+ */
+export function openRateFor(common: number, closedSamples: ContenderSamples | undefined): number {
+  const phases = closedSamples?.phases ?? [];
+  if (phases.length === 0) return common;
+  return Math.max(10, Math.min(common, Math.round(median(phases.map((p) => p.rps)) * 0.5)));
 }
